@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from tf_green import models
+from tf_green._keras import keras, tf
+
+
+@pytest.mark.parametrize(("width", "params"), [(256, 1_203_210), (128, 306_698), (16, 6_090)])
+def test_cnn_parameter_counts_match_the_docs(width, params):
+    model = models.cnn(width=width)
+    assert model.count_params() == params
+    assert model.output_shape == (None, 10)
+    assert not model.optimizer if hasattr(model, "optimizer") else True
+
+
+def test_cnn_and_mlp_forward():
+    x = np.zeros((3, 8, 8, 1), np.float32)
+    assert models.cnn(width=4, num_classes=5)(x).shape == (3, 5)
+    assert models.mlp(hidden=(8,))(np.zeros((2, 64), np.float32)).shape == (2, 10)
+    assert models.mlp().count_params() == 17_226
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "argument"),
+    [
+        (models.cnn, {"width": 0}, "width"),
+        (models.mlp, {"dropout": 1.0}, "dropout"),
+        (models.tiny_lm, {"vocab_size": 10, "d_model": 30, "num_heads": 4}, "divisible"),
+        (models.tiny_lm, {"vocab_size": 0}, "vocab_size"),
+    ],
+)
+def test_bad_sizes_name_the_argument(factory, kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        factory(**kwargs)
+
+
+def test_tiny_lm_is_causal_and_has_dynamic_length():
+    model = models.tiny_lm(vocab_size=30, d_model=16, num_layers=2, num_heads=2, seq_len=12)
+    tokens = np.random.default_rng(0).integers(0, 30, size=(2, 12)).astype(np.int32)
+    changed = tokens.copy()
+    changed[:, 8:] = (changed[:, 8:] + 1) % 30
+    a, b = model(tokens).numpy(), model(changed).numpy()
+    np.testing.assert_allclose(a[:, :8], b[:, :8], atol=1e-5)
+    assert not np.allclose(a[:, 8:], b[:, 8:])
+    assert model(tokens[:, :5]).shape == (2, 5, 30)
+    types = {type(layer).__name__ for layer in model.layers}
+    assert {"Embedding", "MultiHeadAttention", "Dense", "LayerNormalization"} <= types
+    assert not any("Lambda" in t for t in types)
+
+
+def test_tiny_lm_refuses_sequences_longer_than_seq_len():
+    model = models.tiny_lm(vocab_size=30, d_model=16, num_layers=1, num_heads=2, seq_len=8)
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="max_length"):
+        model(np.zeros((1, 9), np.int32))
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
+def test_tiny_lm_round_trips_without_custom_objects(tmp_path, fmt):
+    model = models.tiny_lm(vocab_size=20, d_model=8, num_layers=1, num_heads=2, seq_len=6)
+    tokens = np.arange(12, dtype=np.int32).reshape(2, 6) % 20
+    path = tmp_path / ("model" if fmt == "savedmodel" else f"model.{fmt}")
+    model.save(path, save_format="tf" if fmt == "savedmodel" else None)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(model(tokens), loaded(tokens), atol=1e-5)
+    if fmt != "savedmodel":
+        layer = loaded.get_layer("position_embedding")
+        assert isinstance(layer, models.PositionEmbedding) and layer.max_length == 6
+
+
+def test_position_embedding_config_is_complete():
+    layer = models.PositionEmbedding(max_length=5, initializer="zeros", name="pos")
+    clone = models.PositionEmbedding.from_config(layer.get_config())
+    assert clone.max_length == 5 and clone.name == "pos"
+    assert np.all(clone(tf.ones((1, 3, 4))).numpy() == 1.0)
+    with pytest.raises(ValueError, match="max_length"):
+        models.PositionEmbedding(max_length=0)
