@@ -1,0 +1,284 @@
+"""Recipes: a reviewable, reproducible description of a workflow, and its validation.
+
+A recipe is YAML (or JSON) with a few top-level keys and a list of steps, each a one-key
+mapping from a step name to its arguments::
+
+    data: digits
+    seed: 0
+    steps:
+      - train: {name: teacher, width: 128, epochs: 15}
+      - prune: {name: pruned, source: teacher, sparsities: [0.5, 0.7, 0.8, 0.9]}
+      - export: {sources: [teacher, pruned], quantization: int8}
+      - bench: {baseline: teacher}
+
+Every step name and key is checked against :data:`STEP_SPECS` before anything runs, and an
+error names the step, its line in the file and the key, with the valid choices.
+
+Example:
+    >>> recipe = parse_recipe({"steps": [{"train": {"name": "m", "epochs": 1}}]})
+    >>> recipe.steps[0].kind, recipe.steps[0].args["epochs"]
+    ('train', 1)
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["REQUIRED", "STEP_SPECS", "Recipe", "Step", "dump_recipe", "parse_recipe"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+_TOP_LEVEL = {"task": "digits", "data": "digits", "seed": 0, "steps": REQUIRED}
+
+#: Each step's keys and defaults; ``REQUIRED`` marks keys without a default. A default's
+#: type is the type the key must have (ints are accepted where floats are expected).
+STEP_SPECS: dict[str, dict[str, Any]] = {
+    "train": {
+        "name": REQUIRED,
+        "model": "cnn",
+        "width": 32,
+        "epochs": 15,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+    },
+    "load": {"name": REQUIRED, "path": REQUIRED, "unsafe_deserialization": False},
+    "prune": {
+        "name": REQUIRED,
+        "source": REQUIRED,
+        "sparsity": 0.8,
+        "sparsities": [],
+        "epochs": 2,
+        "max_accuracy_drop": 0.01,
+        "structure": "",
+        "batch_size": 32,
+    },
+    "distill": {
+        "name": REQUIRED,
+        "teacher": REQUIRED,
+        "student": "",
+        "width": 16,
+        "epochs": 20,
+        "alpha": 0.1,
+        "temperature": 4.0,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+    },
+    "export": {
+        "sources": REQUIRED,
+        "quantization": ["int8"],
+        "representative_samples": 300,
+    },
+    "save": {"sources": REQUIRED},
+    "bench": {
+        "baseline": REQUIRED,
+        "variants": [],
+        "energy": True,
+        "energy_window_s": 3.0,
+        "repeats": 3,
+        "max_metric_drop": 0.02,
+        "min_size_reduction": 0.5,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One validated step of a recipe.
+
+    Attributes:
+        kind: The step name, a key of :data:`STEP_SPECS`.
+        args: Its arguments, defaults filled in.
+        line: 1-based line of the step in the recipe text (0 if unknown).
+
+    Example:
+        >>> Step("save", {"sources": ["m"]}).kind
+        'save'
+    """
+
+    kind: str
+    args: dict[str, Any]
+    line: int = 0
+
+    def where(self) -> str:
+        """Describe the step's position for error messages, e.g. "step 'prune' (line 7)"."""
+        return f"step {self.kind!r}" + (f" (line {self.line})" if self.line else "")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe.
+
+    Attributes:
+        task: The task name (``"digits"``).
+        data: The data spec (``"digits"`` or an ``.npz`` path).
+        seed: The random seed of the run.
+        steps: The steps, in order.
+
+    Example:
+        >>> Recipe(task="digits", data="digits", seed=0, steps=()).seed
+        0
+    """
+
+    task: str
+    data: str
+    seed: int
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the recipe as plain data, the form :func:`dump_recipe` writes."""
+        return {
+            "task": self.task,
+            "data": self.data,
+            "seed": self.seed,
+            "steps": [{step.kind: dict(step.args)} for step in self.steps],
+        }
+
+
+def _step_lines(text: str) -> list[int]:
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "steps" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
+    if default is REQUIRED or value is None:
+        return value
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is list and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        raise ValueError(
+            f"recipe {where}: key {key!r} must be {expected.__name__}, "
+            f"got {type(value).__name__} {value!r}."
+        )
+    return value
+
+
+def _parse_step(item: Any, index: int, line: int) -> Step:
+    where = f"step {index + 1}" + (f" (line {line})" if line else "")
+    if not isinstance(item, dict) or len(item) != 1:
+        raise ValueError(
+            f"recipe {where}: each step must be a mapping with one key, the step name "
+            f"(one of {sorted(STEP_SPECS)}), got {item!r}."
+        )
+    ((kind, args),) = item.items()
+    if kind not in STEP_SPECS:
+        raise ValueError(
+            f"recipe {where}: unknown step {kind!r}; valid steps: {sorted(STEP_SPECS)}."
+        )
+    where = f"{where}, {kind!r}"
+    args = args or {}
+    if not isinstance(args, dict):
+        raise ValueError(f"recipe {where}: arguments must be a mapping, got {args!r}.")
+    spec = STEP_SPECS[kind]
+    unknown = sorted(set(args) - set(spec))
+    if unknown:
+        raise ValueError(f"recipe {where}: unknown key(s) {unknown}; valid keys: {sorted(spec)}.")
+    missing = [key for key, default in spec.items() if default is REQUIRED and key not in args]
+    if missing:
+        raise ValueError(f"recipe {where}: missing required key(s) {missing}.")
+    full = {}
+    for key, default in spec.items():
+        value = args.get(key, default)
+        full[key] = _check_value(where, key, value, default)
+    return Step(kind, full, line)
+
+
+def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
+    """Parse and validate a recipe from YAML/JSON text, a file path or a dict.
+
+    Args:
+        source: Recipe text, a path to a ``.yaml``/``.yml``/``.json`` file, or the parsed
+            mapping.
+
+    Returns:
+        The validated :class:`Recipe`, defaults filled in.
+
+    Raises:
+        ValueError: If the file is missing or unparsable, or a step or key is unknown,
+            missing or of the wrong type; the message names the step, its line and the key.
+
+    Example:
+        >>> parse_recipe({"steps": [{"save": {"sources": ["m"]}}]}).data
+        'digits'
+    """
+    text = None
+    if isinstance(source, dict):
+        data = source
+    else:
+        if isinstance(source, pathlib.Path) or (
+            isinstance(source, str)
+            and "\n" not in source
+            and source.endswith((".yaml", ".yml", ".json"))
+        ):
+            path = pathlib.Path(source)
+            if not path.is_file():
+                raise ValueError(f"recipe file {str(path)!r} does not exist.")
+            text = path.read_text()
+        else:
+            text = source
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"recipe is not valid YAML/JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError("recipe must be a mapping with a 'steps' list at the top level.")
+    unknown = sorted(set(data) - set(_TOP_LEVEL))
+    if unknown:
+        raise ValueError(
+            f"recipe: unknown top-level key(s) {unknown}; valid keys: {sorted(_TOP_LEVEL)}."
+        )
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ValueError("recipe: 'steps' must be a non-empty list of steps.")
+    lines = _step_lines(text) if text is not None else []
+    parsed = tuple(
+        _parse_step(item, i, lines[i] if i < len(lines) else 0) for i, item in enumerate(steps)
+    )
+    seed = _check_value("top level", "seed", data.get("seed", 0), 0)
+    return Recipe(
+        task=str(data.get("task", "digits")),
+        data=str(data.get("data", "digits")),
+        seed=seed,
+        steps=parsed,
+    )
+
+
+def dump_recipe(recipe: Recipe, path: str | pathlib.Path | None = None) -> str:
+    """Write a recipe as YAML (readable, and re-parsable by :func:`parse_recipe`).
+
+    Args:
+        recipe: The recipe.
+        path: If given, the file to write.
+
+    Returns:
+        The YAML text.
+
+    Example:
+        >>> text = dump_recipe(parse_recipe({"steps": [{"save": {"sources": ["m"]}}]}))
+        >>> parse_recipe(text).steps[0].args
+        {'sources': ['m']}
+    """
+    text = yaml.safe_dump(recipe.to_dict(), sort_keys=False, default_flow_style=None)
+    if path is not None:
+        pathlib.Path(path).write_text(text)
+    return text
