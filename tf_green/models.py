@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from tf_green._keras import keras, tf
 
-__all__ = ["PositionEmbedding", "cnn", "mlp", "tiny_lm"]
+__all__ = ["PositionEmbedding", "cnn", "mlp", "tiny_lm", "with_fixed_length"]
 
 
 def cnn(
@@ -247,6 +247,42 @@ def tiny_lm(
     h = layers.LayerNormalization(epsilon=1e-5, name="final_ln")(h)
     logits = layers.Dense(vocab_size, name="logits")(h)
     return keras.Model(tokens, logits, name=name or f"tiny_lm_{d_model}x{num_layers}")
+
+
+def with_fixed_length(model: keras.Model, seq_len: int | None = None) -> keras.Model:
+    """Wrap a dynamic-length LM in a model whose input has a static length.
+
+    TFLite's XNNPACK delegate cannot resize a graph whose sequence length is dynamic, so
+    export this wrapper (it shares the LM's layers and weights; nothing is copied). Feed it
+    right-padded windows: the LM is causal, so padding never changes earlier logits.
+
+    Args:
+        model: A language model taking int ids (batch, time), e.g. from :func:`tiny_lm`.
+        seq_len: The static length; defaults to the model's ``PositionEmbedding.max_length``.
+
+    Returns:
+        A functional model with input shape (None, seq_len) and the same outputs.
+
+    Raises:
+        ValueError: If ``seq_len`` is not given and the model has no PositionEmbedding.
+
+    Example:
+        >>> lm = tiny_lm(vocab_size=20, d_model=8, num_layers=1, num_heads=2, seq_len=16)
+        >>> with_fixed_length(lm).input_shape
+        (None, 16)
+    """
+    if seq_len is None:
+        lengths = [
+            layer.max_length for layer in model.layers if isinstance(layer, PositionEmbedding)
+        ]
+        if not lengths:
+            raise ValueError(
+                f"model {model.name!r} has no PositionEmbedding layer; pass `seq_len` explicitly."
+            )
+        seq_len = lengths[0]
+    _check_positive(seq_len=seq_len)
+    tokens = keras.Input(shape=(int(seq_len),), dtype="int32", name="tokens")
+    return keras.Model(tokens, model(tokens), name=f"{model.name}_fixed{seq_len}")
 
 
 def _check_positive(**values: int) -> None:
