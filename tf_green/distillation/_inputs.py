@@ -1,0 +1,122 @@
+"""Input plumbing shared by the cache and the Distiller: counting, batching, fingerprints.
+
+Inputs are arrays (or a dict/tuple structure of arrays, first axis the samples) or a
+``tf.data.Dataset`` of ``x`` or ``(x, y[, sample_weight])`` batches, as Keras ``fit``
+accepts them. A *fingerprint* is one float32 per sample, a fixed weighted sum of its input
+values: cheap to compute, and different for reordered or different data, so a cache can
+check that it is paired with the data it was computed on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tf_green._keras import keras, tf
+
+__all__ = [
+    "count_samples",
+    "fingerprint",
+    "fingerprint_arrays",
+    "input_batches",
+    "num_samples",
+    "sample_input_shape",
+    "x_of",
+]
+
+
+def x_of(element: Any) -> Any:
+    """Return the ``x`` part of a dataset element (``x`` or ``(x, y[, sample_weight])``)."""
+    if isinstance(element, tuple):
+        return keras.utils.unpack_x_y_sample_weight(element)[0]
+    return element
+
+
+def num_samples(x: Any) -> int:
+    """Number of samples of an array structure; all leaves must agree.
+
+    Raises:
+        ValueError: If the leaves have different lengths or are scalars.
+    """
+    lengths = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in tf.nest.flatten(x)}
+    if len(lengths) != 1 or -1 in lengths:
+        raise ValueError(f"`x` must be arrays with one common first axis, got lengths {lengths}.")
+    return lengths.pop()
+
+
+def count_samples(dataset: tf.data.Dataset) -> int:
+    """Count the samples of a finite batched dataset (one pass over its input pipeline).
+
+    Raises:
+        ValueError: If the dataset is infinite.
+    """
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the dataset is infinite (repeat()); pass a finite dataset.")
+
+    def size(*element):
+        x = x_of(element[0] if len(element) == 1 else element)
+        return tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.int64)
+
+    return int(dataset.map(size).reduce(tf.constant(0, tf.int64), lambda a, b: a + b))
+
+
+def input_batches(x: Any, batch_size: int) -> Iterator[Any]:
+    """Yield ``x`` batches: slices of arrays, or the ``x`` part of each dataset element."""
+    if isinstance(x, tf.data.Dataset):
+        for element in x:
+            yield x_of(element)
+        return
+    count = num_samples(x)
+    for start in range(0, count, batch_size):
+        yield tf.nest.map_structure(lambda a, s=start: a[s : s + batch_size], x)
+
+
+def sample_input_shape(x: Any) -> Any:
+    """The batched input shape ``(None, ...)`` of arrays or a dataset (structure of shapes).
+
+    Dimensions a dataset leaves unknown are read from its first batch.
+    """
+    if isinstance(x, tf.data.Dataset):
+        spec = x_of(x.element_spec)
+        shapes = tf.nest.map_structure(lambda s: s.shape, spec)
+        if any(d is None for s in tf.nest.flatten(shapes) for d in s.as_list()[1:]):
+            first = x_of(next(iter(x)))
+            shapes = tf.nest.map_structure(lambda a: tf.TensorShape(a.shape), first)
+    else:
+        shapes = tf.nest.map_structure(lambda a: tf.TensorShape(np.shape(a)), x)
+    shapes = tf.nest.map_structure(
+        lambda s: tf.TensorShape([None, *s.as_list()[1:]]), shapes, expand_composites=False
+    )
+    return shapes[0] if isinstance(shapes, (list, tuple)) and len(shapes) == 1 else shapes
+
+
+def fingerprint(x: Any) -> tf.Tensor:
+    """One float32 per sample: a fixed weighted sum of all its input values.
+
+    Args:
+        x: A batch (tensor or structure of tensors), first axis the samples.
+
+    Returns:
+        float32 tensor ``(batch,)``.
+
+    Example:
+        >>> fingerprint(tf.ones((2, 3))).shape.as_list()
+        [2]
+    """
+    total = None
+    for leaf in tf.nest.flatten(x):
+        leaf = tf.convert_to_tensor(leaf)
+        flat = tf.reshape(tf.cast(leaf, tf.float32), [tf.shape(leaf)[0], -1])
+        positions = tf.cast(tf.range(tf.shape(flat)[1]), tf.float32)
+        weights = 1.0 + tf.sin(positions * 0.7071 + 0.5)
+        value = tf.reduce_sum(flat * weights, axis=1)
+        total = value if total is None else total + value
+    return total
+
+
+def fingerprint_arrays(x: Any, batch_size: int = 4096) -> np.ndarray:
+    """The :func:`fingerprint` of every sample of an array structure, as numpy."""
+    parts = [fingerprint(batch).numpy() for batch in input_batches(x, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
