@@ -193,8 +193,12 @@ def _input_specs(model: keras.Model) -> list[tuple[str, tuple, tf.DType]]:
             "`model` has no defined inputs (an unbuilt subclassed model?); call it once on "
             "data or build it with `model.build(input_shape)` before exporting."
         )
+    names = list(getattr(model, "input_names", None) or [])
+    if len(names) != len(model.inputs):
+        names = [t.name.split(":")[0] for t in model.inputs]
     return [
-        (t.name.split(":")[0], tuple(t.shape.as_list()), tf.as_dtype(t.dtype)) for t in model.inputs
+        (name, tuple(t.shape.as_list()), tf.as_dtype(t.dtype))
+        for name, t in zip(names, model.inputs, strict=True)
     ]
 
 
@@ -222,8 +226,10 @@ def _representative_dataset(
     if len(checked[0]) == 0:
         raise ValueError("`representative_data` is empty; pass at least one sample.")
 
-    def generate() -> Iterator[list[np.ndarray]]:
-        yield from _data.iter_samples(checked, samples)
+    def generate() -> Iterator[list[np.ndarray] | dict[str, np.ndarray]]:
+        for sample in _data.iter_samples(checked, samples):
+            # Several inputs go by signature name: the converter may reorder its inputs.
+            yield sample if len(sample) == 1 else dict(zip(names, sample, strict=True))
 
     return generate
 
@@ -290,6 +296,8 @@ def _convert(converter: tf.lite.TFLiteConverter, quantization: str | None) -> by
         with warnings.catch_warnings():
             # Emitted for every quantized conversion of a float-input model; not actionable.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            # The calibrator runs tf.lite.Interpreter internally for multi-input models.
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprec")
             return converter.convert()
     except Exception as error:
         if type(error).__name__ != "ConverterError":

@@ -66,6 +66,18 @@ def _pad(array: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([array, padding])
 
 
+def _signature_input_names(interpreter: Interpreter, inputs: list[dict]) -> list[str]:
+    """Name each input as its signature does (the Keras Input name), else by tensor name."""
+    names = {d["index"]: d["name"] for d in inputs}
+    signatures = interpreter.get_signature_list()
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        for name, detail in runner.get_input_details().items():
+            if detail["index"] in names:
+                names[detail["index"]] = name
+    return [names[d["index"]] for d in inputs]
+
+
 class TFLiteModel:
     """A TFLite/LiteRT model loaded from a file or bytes, with a Keras-like interface.
 
@@ -136,6 +148,7 @@ class TFLiteModel:
         self.delegate: str = self._delegate_name()
         self._inputs = self._interpreter.get_input_details()
         self._outputs = self._interpreter.get_output_details()
+        self._input_names = _signature_input_names(self._interpreter, self._inputs)
 
     @staticmethod
     def _read(path_or_bytes: Any) -> tuple[bytes, str]:
@@ -221,9 +234,11 @@ class TFLiteModel:
         outputs are dequantized to float32.
 
         Args:
-            x: An array with samples first (single-input models), a list of arrays in
-                ``input_details`` order or a dict keyed by input name, or a
-                ``tf.data.Dataset`` of ``x`` or ``(x, y)`` elements.
+            x: An array with samples first (single-input models); for several inputs a
+                dict keyed by input name (the Keras ``Input`` names, as the model's
+                signature has them) or a list in ``input_details`` order (which the converter
+                may not keep in the Keras model's input order); or a ``tf.data.Dataset`` of
+                ``x`` or ``(x, y)`` elements.
             batch_size: Samples per interpreter call when the batch axis is resizable
                 (default 32). A model with a fixed batch size runs in chunks of that size
                 (the last one zero-padded) whatever ``batch_size`` says.
@@ -323,11 +338,13 @@ class TFLiteModel:
         return float(score(y, predictions))
 
     def _inputs_from(self, x: Any) -> tuple[list[np.ndarray], np.ndarray | None]:
-        names = [d["name"] for d in self._inputs]
+        names = self._input_names
         y = None
         if _data.is_dataset(x):
             ranks = [len(d["shape_signature"]) for d in self._inputs]
             x, y = _data.dataset_to_arrays(x, ranks)
+            if isinstance(x, list) and len(x) == 1:
+                x = x[0]
         return _data.as_input_list(x, names, "x"), y
 
     def _run(self, batch: list[np.ndarray]) -> list[np.ndarray]:
