@@ -1,0 +1,277 @@
+"""Count multiply-accumulates (MACs) per sample, by arithmetic precision.
+
+* Keras models: counted **from the graph**: the model is traced with ``tf.function`` for one
+  sample and every MatMul, BatchMatMul, Conv2D/3D, DepthwiseConv2dNative,
+  Conv2DBackpropInput (transposed convolution) and Einsum op is counted from its static shapes.
+  Everything else (bias adds, activations, pooling, normalization, softmax) is not counted.
+* TFLite models: counted **per operator** from the flatbuffer: FULLY_CONNECTED, CONV_2D,
+  CONV_3D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV and BATCH_MATMUL, with shapes resolved for the
+  real sample shape.
+
+Precision: a Keras op counts in its input dtype (float32 -> "fp32", float16/bfloat16 ->
+"fp16"). A TFLite op counts as "int8" when its input or its weights are integer (full-integer
+and dynamic-range kernels multiply int8 values), else "fp32" (float16 weights are dequantized to
+float32 before the multiply).
+
+Sparsity: zero weights are counted as **skipped only where the runtime skips them**: TFLite
+FULLY_CONNECTED ops whose weight tensor is stored in TFLite's sparse format run the builtin
+sparse kernel (XNNPACK leaves such ops to it). TensorFlow's dense kernels, XNNPACK and every other
+TFLite kernel multiply zeros like any other value, so a pruned Keras model or a pruned but
+densely stored .tflite counts all its MACs.
+
+``flops_per_sample = 2 x executed MACs``.
+
+Example:
+    >>> from tf_green import models
+    >>> keras_macs(models.mlp(hidden=(16,), input_dim=8, num_classes=4), (8,)).macs
+    192
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tf_green._keras import keras, tf
+from tf_green.bench._tflite_graph import TFLiteGraph, parse_tflite
+
+__all__ = ["MacCount", "graph_macs", "keras_macs", "tflite_macs"]
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class MacCount:
+    """MACs of one inference on one sample.
+
+    Attributes:
+        macs_fp32: Executed float32 MACs.
+        macs_fp16: Executed float16/bfloat16 MACs.
+        macs_int8: Executed integer (int8) MACs.
+        macs_skipped: MACs with a zero weight that the runtime really skips (sparse kernels).
+        method: How the MACs were counted.
+        uncounted_ops: Ops that would have MACs but whose shapes were unknown (not counted).
+
+    Example:
+        >>> MacCount(10, 0, 5, 0, "per op").flops_per_sample
+        30
+    """
+
+    macs_fp32: int
+    macs_fp16: int
+    macs_int8: int
+    macs_skipped: int
+    method: str
+    uncounted_ops: tuple[str, ...] = field(default=())
+
+    @property
+    def macs(self) -> int:
+        """Executed MACs of all precisions."""
+        return self.macs_fp32 + self.macs_fp16 + self.macs_int8
+
+    @property
+    def flops_per_sample(self) -> int:
+        """2 x executed MACs (one multiply and one add each)."""
+        return 2 * self.macs
+
+    def by_precision(self) -> dict[str, int]:
+        """Executed MACs keyed by precision ("fp32", "fp16", "int8")."""
+        return {"fp32": self.macs_fp32, "fp16": self.macs_fp16, "int8": self.macs_int8}
+
+
+def _prod(values: Sequence[int | None]) -> int | None:
+    total = 1
+    for v in values:
+        if v is None:
+            return None
+        total *= int(v)
+    return total
+
+
+def _shape(tensor: tf.Tensor) -> list[int | None] | None:
+    shape = tensor.shape
+    return None if shape.rank is None else list(shape.as_list())
+
+
+def _einsum_macs(op: tf.Operation) -> int | None:
+    equation = op.get_attr("equation").decode()
+    inputs = equation.split("->")[0].split(",")
+    if "." in equation or len(inputs) != len(op.inputs):
+        return None
+    sizes: dict[str, int] = {}
+    for labels, tensor in zip(inputs, op.inputs, strict=True):
+        shape = _shape(tensor)
+        if shape is None or len(shape) != len(labels):
+            return None
+        for label, size in zip(labels, shape, strict=True):
+            if size is None:
+                return None
+            sizes[label] = max(sizes.get(label, 1), int(size))
+    return _prod(list(sizes.values()))
+
+
+def _graph_op_macs(op: tf.Operation) -> int | None:
+    """MACs of one TF op; 0 for ops without multiply-accumulates, None if shapes are unknown."""
+    kind = op.type
+    if kind == "MatMul":
+        a, out = _shape(op.inputs[0]), _shape(op.outputs[0])
+        if a is None or out is None:
+            return None
+        k = a[0] if op.get_attr("transpose_a") else a[1]
+        return _prod([*out, k])
+    if kind in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
+        a, out = _shape(op.inputs[0]), _shape(op.outputs[0])
+        if a is None or out is None:
+            return None
+        k = a[-2] if op.get_attr("adj_x") else a[-1]
+        return _prod([*out, k])
+    if kind == "Conv2DBackpropInput":  # transposed conv: each input pixel x kh x kw x c_out
+        kernel, grad = _shape(op.inputs[1]), _shape(op.inputs[2])
+        if grad is None or kernel is None:
+            return None
+        return _prod([*grad, *kernel[:-1]])
+    if kind in ("Conv2D", "Conv3D", "DepthwiseConv2dNative"):
+        kernel, out = _shape(op.inputs[1]), _shape(op.outputs[0])
+        if kernel is None or out is None:
+            return None
+        per_output = kernel[:-2] if kind == "DepthwiseConv2dNative" else kernel[:-1]
+        return _prod([*out, *per_output])
+    if kind == "Einsum":
+        return _einsum_macs(op)
+    return 0
+
+
+def _keras_precision(op: tf.Operation) -> str:
+    dtype = op.inputs[0].dtype if op.inputs else tf.float32
+    if dtype in (tf.float16, tf.bfloat16):
+        return "fp16"
+    if dtype.is_integer or dtype.is_quantized:
+        return "int8"
+    return "fp32"
+
+
+def keras_macs(
+    model: keras.Model, sample_shape: Sequence[int], dtype: str | None = None
+) -> MacCount:
+    """Count a Keras model's MACs for one sample, from its traced graph.
+
+    Args:
+        model: A tf_keras model with a single input.
+        sample_shape: Shape of one input sample, without the batch axis.
+        dtype: Input dtype; defaults to the model input's dtype.
+
+    Returns:
+        The count (Keras kernels are dense: nothing is skipped).
+
+    Example:
+        >>> from tf_green import models
+        >>> keras_macs(models.cnn(width=8), (8, 8, 1)).macs
+        6400
+    """
+    dtype = dtype or model.inputs[0].dtype
+    function = tf.function(lambda x: model(x, training=False))
+    graph = function.get_concrete_function(tf.TensorSpec((1, *sample_shape), dtype)).graph
+    totals = dict.fromkeys(PRECISIONS, 0)
+    uncounted = []
+    for op in graph.get_operations():
+        macs = _graph_op_macs(op)
+        if macs is None:
+            uncounted.append(f"{op.type}:{op.name}")
+        elif macs:
+            totals[_keras_precision(op)] += macs
+    return MacCount(
+        macs_fp32=totals["fp32"],
+        macs_fp16=totals["fp16"],
+        macs_int8=totals["int8"],
+        macs_skipped=0,
+        method="from the graph (TF ops of a tf.function trace, batch 1)",
+        uncounted_ops=tuple(uncounted),
+    )
+
+
+_MAC_OPS = {
+    # op name -> (index of the activation input, index of the weight input)
+    "FULLY_CONNECTED": (0, 1),
+    "CONV_2D": (0, 1),
+    "CONV_3D": (0, 1),
+    "DEPTHWISE_CONV_2D": (0, 1),
+    "TRANSPOSE_CONV": (2, 1),
+    "BATCH_MATMUL": (0, 1),
+}
+
+
+def _tflite_op_macs(graph: TFLiteGraph, op) -> int:
+    x_index, w_index = _MAC_OPS[op.name]
+    x = graph.tensor(op.inputs[x_index])
+    w = graph.tensor(op.inputs[w_index])
+    out = graph.tensor(op.outputs[0])
+    if op.name == "FULLY_CONNECTED":
+        return out.elements * w.shape[-1]
+    if op.name in ("CONV_2D", "CONV_3D"):
+        per_output = w.shape[1:] if op.name == "CONV_2D" else w.shape[:-1]
+        return out.elements * int(np.prod(per_output))
+    if op.name == "DEPTHWISE_CONV_2D":
+        return out.elements * w.shape[1] * w.shape[2]
+    if op.name == "TRANSPOSE_CONV":
+        return x.elements * w.shape[0] * w.shape[1] * w.shape[2]
+    adj_x = bool(getattr(op.options, "adjX", False))
+    return out.elements * (x.shape[-2] if adj_x else x.shape[-1])
+
+
+def tflite_macs(model_bytes: bytes, sample_shape: Sequence[int] | None = None) -> MacCount:
+    """Count a .tflite model's MACs for one sample, per operator.
+
+    Args:
+        model_bytes: The flatbuffer.
+        sample_shape: Shape of one input sample (without batch); resolves dynamic dimensions.
+
+    Returns:
+        The count; ``macs_skipped`` holds the zero-weight MACs of sparse FULLY_CONNECTED ops.
+
+    Example:
+        >>> tflite_macs(model_bytes, (8, 8, 1)).method  # doctest: +SKIP
+        'per op (TFLite flatbuffer, batch 1)'
+    """
+    return graph_macs(parse_tflite(model_bytes, sample_shape))
+
+
+def graph_macs(graph: TFLiteGraph) -> MacCount:
+    """Count the MACs of a parsed TFLite graph (see :func:`tflite_macs`).
+
+    Args:
+        graph: The graph, shapes resolved.
+
+    Returns:
+        The count.
+
+    Example:
+        >>> from tf_green.bench._tflite_graph import TFLiteGraph
+        >>> graph_macs(TFLiteGraph(tensors=(), ops=(), inputs=(), outputs=())).macs
+        0
+    """
+    totals = dict.fromkeys(PRECISIONS, 0)
+    skipped = 0
+    for op in graph.ops:
+        if op.name not in _MAC_OPS:
+            continue
+        macs = _tflite_op_macs(graph, op)
+        x_index, w_index = _MAC_OPS[op.name]
+        x = graph.tensor(op.inputs[x_index])
+        w = graph.source_constant(op.inputs[w_index]) or graph.tensor(op.inputs[w_index])
+        integer = ("INT" in x.dtype) or ("INT" in w.dtype)
+        stored_sparse = graph.tensor(op.inputs[w_index])
+        if op.name == "FULLY_CONNECTED" and stored_sparse.sparse and stored_sparse.constant:
+            density = np.count_nonzero(stored_sparse.values) / max(stored_sparse.elements, 1)
+            executed = round(macs * density)
+            skipped += macs - executed
+            macs = executed
+        totals["int8" if integer else "fp32"] += macs
+    return MacCount(
+        macs_fp32=totals["fp32"],
+        macs_fp16=totals["fp16"],
+        macs_int8=totals["int8"],
+        macs_skipped=skipped,
+        method="per op (TFLite flatbuffer, batch 1)",
+    )
