@@ -16,9 +16,10 @@ Example:
 from tf_green.distillation import losses
 from tf_green.distillation._labels import UNLABELED
 from tf_green.distillation.api import distill
-from tf_green.distillation.cache import CacheInfo, TeacherCache, cache_teacher
+from tf_green.distillation.cache import cache_teacher
 from tf_green.distillation.distiller import Distiller
 from tf_green.distillation.losses import DistillationLoss
+from tf_green.distillation.teacher_cache import CacheInfo, TeacherCache
 
 __all__ = [
     "UNLABELED",

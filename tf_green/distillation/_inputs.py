@@ -17,14 +17,42 @@ import numpy as np
 from tf_green._keras import keras, tf
 
 __all__ = [
+    "INDICES",
+    "INPUTS",
+    "LOGITS",
+    "VALUES",
     "count_samples",
     "fingerprint",
     "fingerprint_arrays",
     "input_batches",
+    "is_packed",
     "num_samples",
     "sample_input_shape",
+    "unpack",
     "x_of",
 ]
+
+# Keys of the inputs a Distiller trains on when a cache supplies the teacher's outputs.
+INPUTS = "tf_green_inputs"
+LOGITS = "tf_green_teacher_logits"
+VALUES = "tf_green_teacher_values"
+INDICES = "tf_green_teacher_indices"
+
+
+def unpack(x: Any) -> tuple[Any, dict | None]:
+    """Split packed inputs into ``(inputs, cached teacher outputs)``; ``(x, None)`` if plain."""
+    if isinstance(x, dict) and INPUTS in x:
+        return x[INPUTS], {k: x[k] for k in (LOGITS, VALUES, INDICES) if k in x}
+    return x, None
+
+
+def is_packed(x: Any) -> bool:
+    """Whether ``x`` is a dataset already paired with cached teacher outputs."""
+    if not isinstance(x, tf.data.Dataset):
+        return False
+    spec = x.element_spec
+    first = spec[0] if isinstance(spec, tuple) else spec
+    return isinstance(first, dict) and INPUTS in first
 
 
 def x_of(element: Any) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tf_green._keras import tf
 
-__all__ = ["UNLABELED", "check_label_array", "split_labels"]
+__all__ = ["UNLABELED", "check_label_array", "expand_to", "per_sample", "split_labels"]
 
 UNLABELED = -1
 """The sentinel label of a sample without a label (it contributes only to distillation)."""
@@ -121,3 +121,17 @@ def split_labels(
             labelled = tf.identity(labelled)
     y_clean = tf.where(tf.reshape(labelled, tf.shape(y)), y, tf.zeros_like(y))
     return y_clean, tf.cast(labelled, tf.float32)
+
+
+def per_sample(values: tf.Tensor) -> tf.Tensor:
+    """Mean over every axis but the first: one value per sample."""
+    rank = values.shape.rank
+    return tf.reduce_mean(values, axis=list(range(1, rank))) if rank > 1 else values
+
+
+def expand_to(weights: tf.Tensor, rank: int) -> tf.Tensor:
+    """Cast weights to float32 and add trailing axes up to ``rank``."""
+    weights = tf.cast(weights, tf.float32)
+    while weights.shape.rank < rank:
+        weights = weights[..., tf.newaxis]
+    return weights

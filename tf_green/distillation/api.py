@@ -18,8 +18,9 @@ import numpy as np
 
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.distillation._labels import check_label_array
-from tf_green.distillation.cache import TeacherCache, cache_teacher
+from tf_green.distillation.cache import cache_teacher
 from tf_green.distillation.distiller import Distiller
+from tf_green.distillation.teacher_cache import TeacherCache
 
 __all__ = ["distill"]
 
@@ -27,13 +28,15 @@ __all__ = ["distill"]
 def _clone(student: keras.Model) -> keras.Model:
     try:
         clone = keras.models.clone_model(student)
+        clone.set_weights(student.get_weights())
+        if not getattr(clone, "_is_graph_network", False):
+            raise TypeError("not a functional or Sequential model")
     except (ValueError, TypeError, NotImplementedError) as error:
         raise TypeError(
             f"distill() trains a copy of `student` so the caller's model is unchanged, and "
-            f"{student.name!r} cannot be cloned (subclassed models cannot). Train it in place "
-            "with Distiller(student, teacher) instead."
+            f"{student.name!r} cannot be cloned with its weights (subclassed models cannot). "
+            "Train it in place with Distiller(student, teacher) instead."
         ) from error
-    clone.set_weights(student.get_weights())
     return clone
 
 

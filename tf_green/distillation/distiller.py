@@ -13,100 +13,32 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from tf_green._keras import keras, require_tf_keras_model, tf
+from tf_green.distillation._checks import (
+    check_cache,
+    check_fraction,
+    check_same_shape,
+    default_loss,
+    output_shape,
+    resolve_loss,
+    warn_if_swapped,
+)
 from tf_green.distillation._features import check_feature_pairs, make_projection, make_taps
-from tf_green.distillation._labels import check_label_array, split_labels
-from tf_green.distillation.cache import INDICES, INPUTS, LOGITS, VALUES, TeacherCache
+from tf_green.distillation._inputs import INDICES, LOGITS, VALUES, is_packed, unpack
+from tf_green.distillation._labels import check_label_array, expand_to, per_sample, split_labels
 from tf_green.distillation.losses import (
     check_temperature,
     feature_loss,
     kl_divergence,
     top_k_kl_divergence,
 )
+from tf_green.distillation.teacher_cache import TeacherCache
 
 __all__ = ["Distiller"]
-
-
-def _check_fraction(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"`{argument}` must be a number in [0, 1], got {value!r}.")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(
-            f"`{argument}` must be in [0, 1] (the weight of the hard-label loss; "
-            f"1 - {argument} weighs the distillation loss), got {value!r}."
-        )
-    return float(value)
-
-
-def _output_shape(model: keras.Model, role: str) -> tuple[int | None, ...] | None:
-    try:
-        shape = model.output_shape
-    except (AttributeError, RuntimeError, ValueError):
-        return None  # subclassed and not built: checked at the first step
-    if isinstance(shape, list):
-        if len(shape) != 1:
-            raise ValueError(
-                f"the {role} {model.name!r} has {len(shape)} outputs; the Distiller needs "
-                "one logits output (batch, classes) or (batch, time, vocab)."
-            )
-        shape = shape[0]
-    return tuple(shape[1:])
-
-
-def _check_same_shape(a: Sequence, b: Sequence, what: str) -> None:
-    if len(a) != len(b) or any(
-        s is not None and t is not None and s != t for s, t in zip(a, b, strict=True)
-    ):
-        raise ValueError(
-            f"{what} differ: {tuple(a)} vs {tuple(b)} (batch axis excluded). Teacher and "
-            "student must output logits of the same shape (same classes or vocabulary)."
-        )
-
-
-def _per_sample(values: tf.Tensor) -> tf.Tensor:
-    rank = values.shape.rank
-    return tf.reduce_mean(values, axis=list(range(1, rank))) if rank > 1 else values
-
-
-def _expand_to(weights: tf.Tensor, rank: int) -> tf.Tensor:
-    weights = tf.cast(weights, tf.float32)
-    while weights.shape.rank < rank:
-        weights = weights[..., tf.newaxis]
-    return weights
-
-
-def _default_loss(y: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    if y.shape.rank == logits.shape.rank and y.shape[-1] == logits.shape[-1] != 1:
-        return keras.losses.categorical_crossentropy(y, logits, from_logits=True)
-    return keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-
-
-def _resolve_loss(loss: Any) -> Any:
-    if loss is None:
-        return _default_loss
-    if isinstance(loss, (list, tuple, dict)):
-        raise TypeError(
-            f"`loss` must be one loss for the student's single logits output, got {loss!r}."
-        )
-    if isinstance(loss, str):
-        loss = keras.losses.get(loss)
-    if isinstance(loss, keras.losses.Loss):
-        return loss.call  # unreduced: the Distiller masks, weights and reduces itself
-    if callable(loss):
-        return loss
-    raise TypeError(f"`loss` must be a Keras loss, a loss name or a callable, got {loss!r}.")
-
-
-def _unpack(x: Any) -> tuple[Any, dict | None]:
-    if isinstance(x, dict) and INPUTS in x:
-        return x[INPUTS], {k: x[k] for k in (LOGITS, VALUES, INDICES) if k in x}
-    return x, None
 
 
 @keras.utils.register_keras_serializable(package="tf_green")
@@ -182,17 +114,17 @@ class Distiller(keras.Model):
         teacher = require_tf_keras_model(teacher, "teacher")
         if student is teacher:
             raise ValueError("`student` and `teacher` are the same model; pass two models.")
-        alpha = _check_fraction(alpha, "alpha")
+        alpha = check_fraction(alpha, "alpha")
         temperature = check_temperature(temperature)
         if isinstance(feature_weight, bool) or not float(feature_weight) >= 0.0:
             raise ValueError(f"`feature_weight` must be a number >= 0, got {feature_weight!r}.")
-        student_shape = _output_shape(student, "student")
-        teacher_shape = _output_shape(teacher, "teacher")
+        student_shape = output_shape(student, "student")
+        teacher_shape = output_shape(teacher, "teacher")
         if student_shape is not None and teacher_shape is not None:
-            _check_same_shape(teacher_shape, student_shape, "teacher and student output shapes")
+            check_same_shape(teacher_shape, student_shape, "teacher and student output shapes")
         pairs = check_feature_pairs(student, teacher, feature_pairs)
-        self._check_cache(teacher_outputs, student_shape, pairs)
-        _warn_if_swapped(student, teacher)
+        check_cache(teacher_outputs, student_shape, pairs)
+        warn_if_swapped(student, teacher)
 
         super().__init__(name=name, **kwargs)
         self.student = student
@@ -204,7 +136,7 @@ class Distiller(keras.Model):
         self._pairs = tuple(pairs)
         self._output_sample_shape = student_shape
         self._teacher_outputs = teacher_outputs
-        self._student_loss_fn = _default_loss
+        self._student_loss_fn = default_loss
         if pairs:
             self.feature_projections = [make_projection(p, i) for i, p in enumerate(pairs)]
             self._student_taps = make_taps(student, [p.student_layer for p in pairs])
@@ -216,25 +148,6 @@ class Distiller(keras.Model):
         if student.built and teacher.built:
             self.built = True  # every weight exists: student, teacher, projections
 
-    @staticmethod
-    def _check_cache(cache: Any, student_shape: Any, pairs: Sequence) -> None:
-        if cache is None:
-            return
-        if not isinstance(cache, TeacherCache):
-            raise TypeError(
-                "`teacher_outputs` must be a TeacherCache from "
-                f"tf_green.distillation.cache_teacher(), got {type(cache).__name__}."
-            )
-        if pairs:
-            raise ValueError(
-                "`feature_pairs` need the live teacher's intermediate activations, but "
-                "`teacher_outputs` caches logits only; drop one of them."
-            )
-        if student_shape is not None:
-            _check_same_shape(
-                cache.sample_shape, student_shape, "cached teacher outputs and student outputs"
-            )
-
     @property
     def teacher_outputs(self) -> TeacherCache | None:
         """The teacher-output cache used by ``fit``, or None for the live teacher."""
@@ -242,7 +155,7 @@ class Distiller(keras.Model):
 
     @teacher_outputs.setter
     def teacher_outputs(self, cache: TeacherCache | None) -> None:
-        self._check_cache(cache, self._output_sample_shape, self._pairs)
+        check_cache(cache, self._output_sample_shape, self._pairs)
         self._teacher_outputs = cache
 
     @property
@@ -274,7 +187,7 @@ class Distiller(keras.Model):
         """
         if kwargs.get("loss_weights") is not None:
             raise ValueError("`loss_weights` is not supported: use `alpha` and `feature_weight`.")
-        loss_fn = _resolve_loss(loss)
+        loss_fn = resolve_loss(loss)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         self._student_loss_fn = loss_fn
 
@@ -289,12 +202,12 @@ class Distiller(keras.Model):
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
         """Return the student's outputs (``predict`` gives the student's logits)."""
-        inputs, _ = _unpack(inputs)
+        inputs, _ = unpack(inputs)
         return self.student(inputs, training=training)
 
     def _loss_terms(self, data: Any, training: bool) -> tuple[dict, tuple]:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, cached = _unpack(x)
+        x, cached = unpack(x)
         teacher_features: list = []
         if self._pairs:
             if self._saved_model_inputs_spec is None:
@@ -304,17 +217,19 @@ class Distiller(keras.Model):
         else:
             logits = self(x, training=training)
             teacher_logits = None if cached else self.teacher(x, training=False)
-        if self._output_sample_shape is None and teacher_logits is not None:
-            _check_same_shape(
-                teacher_logits.shape[1:], logits.shape[1:], "teacher and student output shapes"
-            )
+        if self._output_sample_shape is None:  # subclassed models: check at trace time
+            reference = teacher_logits if cached is None else cached.get(LOGITS)
+            if reference is not None:
+                check_same_shape(
+                    reference.shape[1:], logits.shape[1:], "teacher and student output shapes"
+                )
         if cached and VALUES in cached:
             kd = top_k_kl_divergence(cached[VALUES], cached[INDICES], logits, self.temperature)
         else:
             teacher_logits = cached[LOGITS] if cached else tf.stop_gradient(teacher_logits)
             kd = kl_divergence(teacher_logits, logits, self.temperature)
-        weights = 1.0 if sample_weight is None else _expand_to(sample_weight, kd.shape.rank)
-        terms = {"distillation_loss": _per_sample(kd * weights)}
+        weights = 1.0 if sample_weight is None else expand_to(sample_weight, kd.shape.rank)
+        terms = {"distillation_loss": per_sample(kd * weights)}
         y_clean, mask = None, None
         if y is not None:
             y_clean, mask = split_labels(y, logits)
@@ -325,7 +240,7 @@ class Distiller(keras.Model):
                 hard = hard * tf.reduce_mean(loss_weights, axis=axes)
             else:
                 hard = hard * loss_weights
-            terms["student_loss"] = _per_sample(hard)
+            terms["student_loss"] = per_sample(hard)
             total = (
                 self.alpha * terms["student_loss"] + (1.0 - self.alpha) * terms["distillation_loss"]
             )
@@ -339,7 +254,7 @@ class Distiller(keras.Model):
                 )
             ]
             per_sample_weight = (
-                1.0 if sample_weight is None else _per_sample(tf.cast(sample_weight, tf.float32))
+                1.0 if sample_weight is None else per_sample(tf.cast(sample_weight, tf.float32))
             )
             terms["feature_loss"] = tf.add_n(per_pair) / len(per_pair) * per_sample_weight
             total = total + self.feature_weight * terms["feature_loss"]
@@ -432,7 +347,7 @@ class Distiller(keras.Model):
         classes = self._output_sample_shape[-1] if self._output_sample_shape else None
         check_label_array(y, classes)
         cache = self._teacher_outputs
-        if cache is not None and not _is_packed(x):
+        if cache is not None and not is_packed(x):
             if validation_split:
                 raise ValueError(
                     "`validation_split` cannot be used with `teacher_outputs`; pass "
@@ -491,26 +406,3 @@ class Distiller(keras.Model):
         student = keras.layers.deserialize(config.pop("student"), custom_objects)
         teacher = keras.layers.deserialize(config.pop("teacher"), custom_objects)
         return cls(student, teacher, **config)
-
-
-def _is_packed(x: Any) -> bool:
-    if not isinstance(x, tf.data.Dataset):
-        return False
-    spec = x.element_spec
-    first = spec[0] if isinstance(spec, tuple) else spec
-    return isinstance(first, dict) and INPUTS in first
-
-
-def _warn_if_swapped(student: keras.Model, teacher: keras.Model) -> None:
-    try:
-        student_params, teacher_params = student.count_params(), teacher.count_params()
-    except ValueError:
-        return
-    if student_params > teacher_params:
-        warnings.warn(
-            f"the student {student.name!r} has more parameters ({student_params:,}) than the "
-            f"teacher {teacher.name!r} ({teacher_params:,}): are they swapped? "
-            "Distiller takes (student, teacher); distill() takes (teacher, student).",
-            UserWarning,
-            stacklevel=3,
-        )
