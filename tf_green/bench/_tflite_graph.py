@@ -53,6 +53,10 @@ class TensorInfo:
         values: The stored elements of a constant tensor (compressed values if sparse),
             else None.
         sparse: True if the tensor carries TFLite sparsity metadata (stored compressed).
+
+    Example:
+        >>> TensorInfo(0, "w", "INT8", (2, 3), np.zeros(6, np.int8), False).elements
+        6
     """
 
     index: int
@@ -82,6 +86,10 @@ class OpInfo:
         inputs: Input tensor indices (-1 for an omitted optional input).
         outputs: Output tensor indices.
         options: The operator's builtin options object, or None.
+
+    Example:
+        >>> OpInfo("FULLY_CONNECTED", (0, 1, -1), (2,), None).name
+        'FULLY_CONNECTED'
     """
 
     name: str
@@ -99,6 +107,10 @@ class TFLiteGraph:
         ops: Operators in execution order.
         inputs: Model input tensor indices.
         outputs: Model output tensor indices.
+
+    Example:
+        >>> TFLiteGraph(tensors=(), ops=(), inputs=(), outputs=()).tensor(-1) is None
+        True
     """
 
     tensors: tuple[TensorInfo, ...]

@@ -61,6 +61,10 @@ class EnergyConstant:
         operation: What costs the energy.
         picojoules: Energy per operation, pJ.
         source: Where the figure comes from.
+
+    Example:
+        >>> ENERGY_CONSTANTS["int8_mult"].picojoules
+        0.2
     """
 
     operation: str

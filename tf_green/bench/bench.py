@@ -197,6 +197,10 @@ class Bench:
 
         Raises:
             ValueError: If no variant was added or the baseline name was not added.
+
+        Example:
+            >>> results = bench.run(progress=False)  # doctest: +SKIP
+            >>> results[["name", "size_reduction", "speedup", "meets_targets"]]  # doctest: +SKIP
         """
         base = self._baseline_name()
         total = len(self._variants)
@@ -317,6 +321,10 @@ class Bench:
 
         Raises:
             ValueError: Before :meth:`run`.
+
+        Example:
+            >>> print(bench.to_markdown())  # doctest: +SKIP
+            | name | kind | metric_value | ...
         """
         return markdown_table(self._results(), SUMMARY_COLUMNS)
 
@@ -331,6 +339,10 @@ class Bench:
 
         Raises:
             ValueError: Before :meth:`run`, or if the folder does not exist.
+
+        Example:
+            >>> bench.to_csv("results.csv")  # doctest: +SKIP
+            PosixPath('results.csv')
         """
         return atomic_write_text(path, self._results().to_csv(index=False))
 
@@ -345,6 +357,10 @@ class Bench:
 
         Raises:
             ValueError: Before :meth:`run`.
+
+        Example:
+            >>> bench.plot("tradeoff.png").axes[0].get_xlabel()  # doctest: +SKIP
+            'size (bytes)'
         """
         frame = self._results()
         base = frame.loc[frame["is_baseline"], "name"]
@@ -367,6 +383,10 @@ class Bench:
 
         Raises:
             ValueError: Before :meth:`run`.
+
+        Example:
+            >>> sorted(p.name for p in bench.report("report").iterdir())  # doctest: +SKIP
+            ['report.md', 'results.csv', 'tradeoff.png']
         """
         frame = self._results()
         folder = pathlib.Path(directory)

@@ -93,6 +93,11 @@ class EnergyMeter:
 
         Raises:
             RuntimeError: If it is already running.
+
+        Example:
+            >>> meter = EnergyMeter(FakePowerSource(1.0)).start()
+            >>> meter.stop().method
+            'fake: 1 W constant'
         """
         if self._running:
             raise RuntimeError("this EnergyMeter is already running; use one meter per window.")
@@ -110,6 +115,13 @@ class EnergyMeter:
 
         Returns:
             The reading, or None if energy is unavailable (see :attr:`reason`).
+
+        Raises:
+            RuntimeError: If the meter was not started.
+
+        Example:
+            >>> EnergyMeter(FakePowerSource(1.0, unavailable_reason="x")).start().stop() is None
+            True
         """
         if not self._running:
             raise RuntimeError("EnergyMeter.stop() called before start().")

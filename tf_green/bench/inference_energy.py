@@ -47,6 +47,10 @@ class InferenceEnergy:
         inference_s: Seconds of inference windows.
         idle_s: Seconds of idle windows.
         repeats_j_per_1k: The per-repeat figures.
+
+    Example:
+        >>> InferenceEnergy(2.0, 1.0, 4.0, 20.0, None, "fake", 10, 1.0, 1.0).spread_j_per_1k
+        3.0
     """
 
     j_per_1k: float | None

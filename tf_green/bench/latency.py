@@ -38,6 +38,10 @@ class LatencyStats:
         repeat_p50_ms: The p50 of each run, ms.
         calls: Timed calls in all runs.
         total_s: Time spent inside the timed and warm-up calls, seconds.
+
+    Example:
+        >>> measure_latency(lambda i: None, repeats=2, calls=3).calls
+        6
     """
 
     latency_ms_p50: float
@@ -57,6 +61,10 @@ class ThroughputStats:
         batch_size: Samples per call.
         samples: Samples processed.
         total_s: Seconds spent.
+
+    Example:
+        >>> ThroughputStats(1000.0, 64, 640, 0.64).throughput_per_s
+        1000.0
     """
 
     throughput_per_s: float

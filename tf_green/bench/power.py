@@ -31,7 +31,14 @@ J_PER_KWH = 3.6e6
 
 
 class EnergyUnavailableError(RuntimeError):
-    """Raised by a power source that cannot measure; the meter turns it into a reason."""
+    """Raised by a power source that cannot measure; the meter turns it into a reason.
+
+    Example:
+        >>> FakePowerSource(1.0, unavailable_reason="no meter").start()
+        Traceback (most recent call last):
+        ...
+        tf_green.bench.power.EnergyUnavailableError: no meter
+    """
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,12 @@ class EnergyReading:
 
 @runtime_checkable
 class PowerSource(Protocol):
-    """What :class:`EnergyMeter` needs: start a window, stop it and read its energy."""
+    """What :class:`EnergyMeter` needs: start a window, stop it and read its energy.
+
+    Example:
+        >>> isinstance(FakePowerSource(1.0), PowerSource)
+        True
+    """
 
     def start(self, label: str = "work") -> None:
         """Begin a window; ``label`` names what runs in it ("idle", "inference" ...)."""

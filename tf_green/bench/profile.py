@@ -79,6 +79,13 @@ class Profile:
         co2_g_per_1k: Grams CO2e per 1,000 inferences (from the measured energy).
         inference_s: Seconds spent running inference while profiling.
         profile_s: Seconds the whole profile took.
+
+    Example:
+        >>> from tf_green import models
+        >>> x = np.zeros((4, 64), np.float32)
+        >>> p = profile(models.mlp(), x, np.zeros(4), energy=False, repeats=1, latency_calls=2)
+        >>> p.to_dict()["size_bytes"], p.metric_value
+        (68904, 1.0)
     """
 
     name: str

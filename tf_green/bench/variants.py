@@ -58,6 +58,11 @@ class Variant:
         name: Name in results.
         kind: "keras" or the TFLite kind ("tflite-float32", "tflite-int8" ...).
         model: The wrapped object (never changed).
+
+    Example:
+        >>> from tf_green import models
+        >>> as_variant(models.mlp()).expected_shape()
+        (64,)
     """
 
     name: str
@@ -129,6 +134,11 @@ class KerasVariant(Variant):
     Raises:
         TypeError: If ``model`` is not a tf_keras model.
         ValueError: If it has several inputs.
+
+    Example:
+        >>> from tf_green import models
+        >>> KerasVariant(models.mlp(), "m").run(np.zeros((2, 64), np.float32)).shape
+        (2, 10)
     """
 
     kind = "keras"
@@ -173,6 +183,12 @@ class TFLiteVariant(Variant):
     Args:
         model: A ``TFLiteModel`` (or an object with its interface).
         name: Name in results; defaults to ``model.name``.
+
+    Example:
+        >>> from tf_green import models
+        >>> from tf_green.quantization import TFLiteModel, to_tflite
+        >>> TFLiteVariant(TFLiteModel(to_tflite(models.mlp()))).kind
+        'tflite-float32'
     """
 
     def __init__(self, model: Any, name: str | None = None) -> None:
