@@ -1,68 +1,274 @@
-"""The ``tf-green`` command.
+"""The ``tf-green`` command (also ``python -m tf_green``).
+
+Every command builds a recipe (see :mod:`tf_green.recipe`), runs it into ``--out`` and writes
+the recipe it ran there too, so each run can be reviewed and repeated with ``tf-green run``.
+
+Exit codes: 0 success, 1 the run failed (bad model or data file, failed step), 2 usage
+error (unknown command or flag, bad flag value, unwritable ``--out``).
 
 Example:
     $ tf-green demo --quick
+    $ tf-green prune runs/demo-*/teacher.keras --sparsity 0.8 --data digits
+    $ tf-green run runs/demo-20261128-101500/recipe.yaml --out runs/again
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import pathlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "demo_recipe", "main"]
+
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dict:
+    """The seed's workflow on embedded data, as a recipe mapping.
+
+    Train a teacher -> prune it iteratively within a 1-point budget -> distill a student ->
+    prune the distilled student -> INT8 export of each -> bench everything.
+
+    Args:
+        task: ``"digits"`` (the only task so far).
+        quick: Fewer epochs and shorter energy windows (under 3 minutes on 2 cores).
+        seed: Random seed.
+
+    Returns:
+        The recipe as a dict, ready for :func:`tf_green.recipe.parse_recipe`.
+
+    Raises:
+        ValueError: On an unknown task.
+
+    Example:
+        >>> [next(iter(s)) for s in demo_recipe(quick=True)["steps"]][:3]
+        ['train', 'prune', 'distill']
+    """
+    if task != "digits":
+        raise ValueError(f"`task` must be 'digits', got {task!r}.")
+    epochs = 4 if quick else 20
+    return {
+        "task": task,
+        "data": "digits",
+        "seed": seed,
+        "steps": [
+            {"train": {"name": "teacher", "model": "cnn", "width": 128, "epochs": epochs}},
+            {
+                "prune": {
+                    "name": "teacher_pruned",
+                    "source": "teacher",
+                    "sparsities": [0.5, 0.8] if quick else [0.5, 0.7, 0.8, 0.9],
+                    "epochs": 2,
+                    "max_accuracy_drop": 0.01,
+                }
+            },
+            {
+                "distill": {
+                    "name": "student",
+                    "teacher": "teacher",
+                    "width": 16,
+                    "epochs": 6 if quick else 30,
+                }
+            },
+            {
+                "prune": {
+                    "name": "student_pruned",
+                    "source": "student",
+                    "sparsity": 0.5,
+                    "epochs": 2 if quick else 3,
+                }
+            },
+            {
+                "export": {
+                    "sources": ["teacher", "teacher_pruned", "student", "student_pruned"],
+                    "quantization": ["int8"],
+                }
+            },
+            {"save": {"sources": ["teacher", "student_pruned"]}},
+            {
+                "bench": {
+                    "baseline": "teacher",
+                    "energy_window_s": 1.0 if quick else 3.0,
+                    "repeats": 2 if quick else 3,
+                }
+            },
+        ],
+    }
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="output folder (default runs/<cmd>-<time>)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="print only where the results are")
+    parser.add_argument("--no-energy", action="store_true", help="skip energy measurement")
+
+
+def _data(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--data",
+        default="digits",
+        required=required,
+        help="'digits' or an .npz with x_train, y_train, x_val, y_val (default digits)",
+    )
+    parser.add_argument(
+        "--unsafe-deserialization",
+        action="store_true",
+        help="allow model files whose layers carry Python code (Lambda); trusted files only",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``tf-green`` command.
 
     Returns:
-        The parser, with one sub-command per workflow step.
+        The parser, one sub-command per workflow step.
 
     Example:
         >>> build_parser().parse_args(["demo", "--quick"]).quick
         True
     """
+    from tf_green._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="tf-green",
         description="Make trained Keras models smaller, faster and cheaper in energy.",
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="run the workflow on the embedded digits data")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs, for a smoke run")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--quiet", action="store_true", help="print only the result")
+    parser.add_argument("--version", action="version", version=f"tf-green {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="the whole workflow on embedded data")
+    demo.add_argument("--quick", action="store_true", help="a short run (< 3 minutes)")
+    demo.add_argument("--task", choices=["digits"], default="digits", help="which demo")
+    _common(demo)
+
+    prune = commands.add_parser("prune", help="prune a saved model and fine-tune it")
+    prune.add_argument("model", help="a .keras, .h5 or SavedModel path")
+    prune.add_argument("--sparsity", type=float, default=0.8, help="target sparsity in [0, 1)")
+    prune.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
+    prune.add_argument("--structure", default="", help="m:n structured sparsity, e.g. 2:4")
+    _data(prune)
+    _common(prune)
+
+    distill = commands.add_parser("distill", help="distill a saved teacher into a student")
+    distill.add_argument("teacher", help="the teacher model path")
+    distill.add_argument("student", help="the (untrained) student model path")
+    distill.add_argument("--epochs", type=int, default=20)
+    distill.add_argument("--alpha", type=float, default=0.1, help="weight of the label loss")
+    distill.add_argument("--temperature", type=float, default=4.0)
+    _data(distill)
+    _common(distill)
+
+    export = commands.add_parser("export", help="convert a saved model to .tflite")
+    export.add_argument("model", help="the model path")
+    export.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", nargs="+")
+    _data(export)
+    _common(export)
+
+    bench = commands.add_parser("bench", help="profile models and .tflite files side by side")
+    bench.add_argument(
+        "models", nargs="+", help="model or .tflite paths; the first is the baseline"
+    )
+    bench.add_argument("--max-metric-drop", type=float, default=0.02)
+    bench.add_argument("--min-size-reduction", type=float, default=0.5)
+    _data(bench)
+    _common(bench)
+
+    run = commands.add_parser("run", help="run a recipe file (.yaml or .json)")
+    run.add_argument("recipe", type=pathlib.Path, help="the recipe file")
+    _common(run)
     return parser
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from tf_green import datasets, models
-    from tf_green._keras import keras
+def _name(path: str) -> str:
+    stem = pathlib.Path(path.rstrip("/")).name.split(".")[0]
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "model"
 
-    keras.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_val, y_val) = datasets.digits(seed=args.seed)
-    model = models.cnn(width=32)
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+
+def _load_steps(paths: Sequence[str], args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+    steps, names = [], []
+    for path in paths:
+        name = _name(path)
+        while name in names:
+            name += "_"
+        names.append(name)
+        unsafe = getattr(args, "unsafe_deserialization", False)
+        steps.append({"load": {"name": name, "path": path, "unsafe_deserialization": unsafe}})
+    return steps, names
+
+
+def _recipe_for(args: argparse.Namespace) -> dict:
+    if args.command == "demo":
+        return demo_recipe(args.task, args.quick, args.seed)
+    if args.command == "run":
+        return None  # parsed from the file
+    loads, names = _load_steps(
+        {
+            "prune": lambda: [args.model],
+            "distill": lambda: [args.teacher, args.student],
+            "export": lambda: [args.model],
+            "bench": lambda: args.models,
+        }[args.command](),
+        args,
     )
-    epochs = 3 if args.quick else 15
-    model.fit(
-        x_train,
-        y_train,
-        epochs=epochs,
-        batch_size=32,
-        validation_data=(x_val, y_val),
-        verbose=0 if args.quiet else 2,
-    )
-    _, accuracy = model.evaluate(x_val, y_val, verbose=0)
-    print(
-        f"baseline {model.name}: {model.count_params():,} params, "
-        f"validation accuracy {accuracy:.4f} after {epochs} epochs"
-    )
-    return 0
+    if args.command == "prune":
+        steps = [
+            {
+                "prune": {
+                    "name": f"{names[0]}_pruned",
+                    "source": names[0],
+                    "sparsity": args.sparsity,
+                    "epochs": args.epochs,
+                    "structure": args.structure,
+                }
+            },
+            {"save": {"sources": [f"{names[0]}_pruned"]}},
+        ]
+    elif args.command == "distill":
+        steps = [
+            {
+                "distill": {
+                    "name": f"{names[1]}_distilled",
+                    "teacher": names[0],
+                    "student": names[1],
+                    "epochs": args.epochs,
+                    "alpha": args.alpha,
+                    "temperature": args.temperature,
+                }
+            },
+            {"save": {"sources": [f"{names[1]}_distilled"]}},
+        ]
+    elif args.command == "export":
+        steps = [{"export": {"sources": [names[0]], "quantization": list(args.quantization)}}]
+    else:
+        steps = [
+            {
+                "bench": {
+                    "baseline": names[0],
+                    "max_metric_drop": args.max_metric_drop,
+                    "min_size_reduction": args.min_size_reduction,
+                }
+            }
+        ]
+    return {"data": args.data, "seed": args.seed, "steps": loads + steps}
+
+
+def _check_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> pathlib.Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or pathlib.Path("runs") / f"{args.command}-{stamp}"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        parser.error(f"--out {str(out)!r} exists and is not empty; choose a new folder")
+    parent = out.parent if str(out.parent) else pathlib.Path(".")
+    existing = next((p for p in [parent, *parent.parents] if p.exists()), pathlib.Path("."))
+    if not existing.is_dir():
+        parser.error(f"--out {str(out)!r} is not writable ({existing} is a file, not a folder)")
+    if not os.access(existing, os.W_OK):
+        parser.error(f"--out {str(out)!r} is not writable (no write permission on {existing})")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,20 +278,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; defaults to ``sys.argv[1:]``.
 
     Returns:
-        The exit code: 0 on success, 1 on a failed run, 2 on a usage error.
+        The exit code: 0 on success, 1 on a failed run. Usage errors exit with 2 through
+        ``SystemExit``, as argparse does.
 
     Example:
-        >>> main(["--version"])  # doctest: +SKIP
+        >>> main(["demo", "--quick", "--out", "runs/quick"])  # doctest: +SKIP
         0
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
-        from tf_green._version import __version__
+    out = _check_out(parser, args)
+    from tf_green.recipe import parse_recipe
+    from tf_green.workflow import run_recipe
 
-        print(__version__)
-        return 0
-    if args.command == "demo":
-        return _demo(args)
-    parser.print_help(sys.stderr)
-    return 2
+    def say(message: str) -> None:
+        print(f"[tf-green] {message}", flush=True)
+
+    try:
+        recipe = parse_recipe(args.recipe if args.command == "run" else _recipe_for(args))
+        result = run_recipe(
+            recipe, out, energy=not args.no_energy, progress=None if args.quiet else say
+        )
+    except (ValueError, TypeError) as error:
+        print(f"tf-green {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    if result.table is not None and not args.quiet:
+        print(result.table.to_string(max_cols=12))
+    print(f"results in {result.out_dir}" + (f" (report: {result.report})" if result.report else ""))
+    return 0

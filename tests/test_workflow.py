@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from tf_green.recipe import parse_recipe
+from tf_green.workflow import run_recipe
+
+
+@pytest.fixture(scope="module")
+def tiny_data(digits_data):
+    (x, y), (xv, yv) = digits_data
+    return (x[:200], y[:200]), (xv[:60], yv[:60])
+
+
+def test_failed_step_leaves_nothing(tmp_path, tiny_data):
+    recipe = parse_recipe(
+        {
+            "steps": [
+                {"train": {"name": "a", "width": 2, "epochs": 1}},
+                {"prune": {"name": "b", "source": "missing"}},
+            ]
+        }
+    )
+    with pytest.raises(
+        ValueError, match=r"source 'missing' is not a model.*known models: \['a'\]"
+    ):
+        run_recipe(recipe, tmp_path / "out", data=tiny_data, energy=False, progress=None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_names_and_busy_out_dir(tmp_path, tiny_data):
+    recipe = parse_recipe(
+        {
+            "steps": [
+                {"train": {"name": "a", "width": 2, "epochs": 1}},
+                {"train": {"name": "a", "width": 2, "epochs": 1}},
+            ]
+        }
+    )
+    with pytest.raises(ValueError, match="name 'a' is already used"):
+        run_recipe(recipe, tmp_path / "out", data=tiny_data, energy=False, progress=None)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    with pytest.raises(ValueError, match="not empty"):
+        run_recipe(recipe, tmp_path / "busy", data=tiny_data, energy=False, progress=None)
+
+
+def test_small_run_writes_models_tflite_and_report(tmp_path, tiny_data):
+    lines = []
+    recipe = parse_recipe(
+        {
+            "steps": [
+                {"train": {"name": "base", "width": 4, "epochs": 2}},
+                {"prune": {"name": "pruned", "source": "base", "sparsity": 0.5, "epochs": 2}},
+                {"export": {"sources": ["pruned"], "quantization": ["float32", "int8"]}},
+                {"save": {"sources": ["pruned"]}},
+                {"bench": {"baseline": "base", "repeats": 1}},
+            ]
+        }
+    )
+    result = run_recipe(
+        recipe, tmp_path / "run", data=tiny_data, energy=False, progress=lines.append
+    )
+    assert set(result.files) == {
+        "recipe.yaml",
+        "pruned.keras",
+        "pruned_float32.tflite",
+        "pruned_int8.tflite",
+        "report.md",
+        "results.csv",
+        "tradeoff.png",
+    }
+    assert list(result.table["name"]) == ["base", "pruned", "pruned_float32", "pruned_int8"]
+    assert np.all(result.table["metric_value"] > 0.1)
+    assert any(line.startswith("prune pruned") for line in lines)
+    assert (tmp_path / "run").stat().st_mode & 0o777 != 0o700  # staged with mkdtemp, shared after
+    assert parse_recipe(tmp_path / "run" / "recipe.yaml").to_dict() == recipe.to_dict()

@@ -1,0 +1,393 @@
+"""Run a :class:`~tf_green.recipe.Recipe`: train, prune, distill, export, bench, report.
+
+The runner only sequences the library's public calls (``tg.prune``, ``tg.distill``,
+``tg.to_tflite``, ``tg.Bench``) and measures the energy each compression step costs with
+``tg.EnergyMeter``, so the bench can say when a variant pays that energy back.
+
+Everything is written into a staging folder beside ``out_dir`` and moved into place only
+when every step succeeded: a failed run leaves no half-written output.
+
+Example:
+    >>> from tf_green.recipe import parse_recipe
+    >>> recipe = parse_recipe({"steps": [{"train": {"name": "m", "epochs": 1}},
+    ...                                  {"save": {"sources": ["m"]}}]})
+    >>> result = run_recipe(recipe, "runs/example", progress=None)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tf_green import loading, models
+from tf_green._keras import keras
+from tf_green.recipe import Recipe, Step, dump_recipe
+
+__all__ = ["RunResult", "run_recipe"]
+
+Progress = Callable[[str], None] | None
+
+
+@dataclass
+class _Context:
+    staging: pathlib.Path
+    data: tuple
+    progress: Progress
+    energy: bool
+    models: dict[str, keras.Model] = field(default_factory=dict)
+    tflite: dict[str, pathlib.Path] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
+    step_energy_j: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def model(self, name: str, step: Step, key: str = "source") -> keras.Model:
+        if name not in self.models:
+            raise ValueError(
+                f"recipe {step.where()}: {key} {name!r} is not a model made by an earlier step; "
+                f"known models: {sorted(self.models)}."
+            )
+        return self.models[name]
+
+    def add(self, name: str, value: Any, step: Step, parent: str | None, energy_j: float) -> None:
+        if name in self.models or name in self.tflite:
+            raise ValueError(f"recipe {step.where()}: name {name!r} is already used.")
+        target = self.tflite if isinstance(value, pathlib.Path) else self.models
+        target[name] = value
+        self.parents[name] = parent
+        self.step_energy_j[name] = energy_j
+
+    def cost_since(self, name: str, baseline: str) -> float:
+        """Energy spent making ``name`` from ``baseline`` (the chain of steps in between)."""
+        total, node = 0.0, name
+        while node is not None and node != baseline:
+            total += self.step_energy_j.get(node, 0.0)
+            node = self.parents.get(node)
+        return total
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a recipe run produced.
+
+    Attributes:
+        out_dir: The folder holding every output.
+        report: Path of report.md, if a bench step ran.
+        table: The bench's pandas DataFrame, if a bench step ran.
+        files: Every file written, relative to ``out_dir``.
+        duration_s: Wall time of the run.
+
+    Example:
+        >>> RunResult(pathlib.Path("runs/x"), None, None, (), 1.0).report is None
+        True
+    """
+
+    out_dir: pathlib.Path
+    report: pathlib.Path | None
+    table: Any
+    files: tuple[str, ...]
+    duration_s: float
+
+
+def _metered(ctx: _Context, work: Callable[[], Any]) -> tuple[Any, float]:
+    from tf_green.bench import EnergyMeter
+
+    if not ctx.energy:
+        return work(), 0.0
+    with EnergyMeter() as meter:
+        result = work()
+    return result, float(meter.energy_j or 0.0)
+
+
+def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _build(kind: str, width: int, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
+    if kind == "cnn":
+        return models.cnn(width=width, input_shape=x.shape[1:], num_classes=num_classes)
+    if kind == "mlp":
+        flat = int(np.prod(x.shape[1:]))
+        return keras.Sequential(
+            [
+                keras.layers.Reshape((flat,), input_shape=x.shape[1:]),
+                models.mlp((width, width // 2 or 1), flat, num_classes),
+            ]
+        )
+    raise ValueError(f"recipe {step.where()}: model must be 'cnn' or 'mlp', got {kind!r}.")
+
+
+def _train(ctx: _Context, step: Step) -> None:
+    a = step.args
+    (x, y), (x_val, y_val) = ctx.data
+    model = _compile(
+        _build(a["model"], a["width"], x, int(np.max(y)) + 1, step), a["learning_rate"]
+    )
+    ctx.say(f"train {a['name']}: {model.count_params():,} params, {a['epochs']} epochs")
+    _, joules = _metered(
+        ctx,
+        lambda: model.fit(
+            x,
+            y,
+            epochs=a["epochs"],
+            batch_size=a["batch_size"],
+            validation_data=(x_val, y_val),
+            verbose=0,
+        ),
+    )
+    ctx.add(a["name"], model, step, None, joules)
+
+
+def _load(ctx: _Context, step: Step) -> None:
+    a = step.args
+    path = pathlib.Path(a["path"])
+    if path.suffix == ".tflite":
+        if not path.is_file():
+            raise ValueError(f"recipe {step.where()}: .tflite file {str(path)!r} does not exist.")
+        copy = ctx.staging / f"{a['name']}.tflite"
+        shutil.copyfile(path, copy)
+        ctx.add(a["name"], copy, step, None, 0.0)
+        return
+    model = loading.load_model(path, unsafe_deserialization=a["unsafe_deserialization"])
+    ctx.say(f"load {a['name']}: {path} ({model.count_params():,} params)")
+    ctx.add(a["name"], model, step, None, 0.0)
+
+
+def _prune(ctx: _Context, step: Step) -> None:
+    import tf_green.pruning as pruning
+
+    a = step.args
+    (x, y), validation = ctx.data
+    source = ctx.model(a["source"], step)
+    if a["sparsities"]:
+        ctx.say(f"prune {a['name']}: iterative over sparsities {a['sparsities']}")
+        result, joules = _metered(
+            ctx,
+            lambda: pruning.iterative(
+                source,
+                x,
+                y,
+                validation_data=validation,
+                sparsities=tuple(a["sparsities"]),
+                epochs_per_step=a["epochs"],
+                max_accuracy_drop=a["max_accuracy_drop"],
+            ),
+        )
+        ctx.outputs[f"{a['name']}_history"] = result.history
+        model = result.model
+    else:
+        ctx.say(f"prune {a['name']}: target sparsity {a['sparsity']}")
+        model, joules = _metered(
+            ctx,
+            lambda: pruning.prune(
+                source,
+                x,
+                y,
+                target_sparsity=a["sparsity"],
+                epochs=a["epochs"],
+                batch_size=a["batch_size"],
+                validation_data=validation,
+                structure=a["structure"] or None,
+                verbose=0,
+            ),
+        )
+    ctx.add(a["name"], model, step, a["source"], joules)
+
+
+def _distill(ctx: _Context, step: Step) -> None:
+    from tf_green.distillation import distill
+
+    a = step.args
+    (x, y), validation = ctx.data
+    teacher = ctx.model(a["teacher"], step, "teacher")
+    if a["student"]:
+        template = ctx.model(a["student"], step, "student")
+        student = keras.models.clone_model(template)
+    else:
+        student = _build("cnn", a["width"], x, teacher.output_shape[-1], step)
+    ctx.say(f"distill {a['name']}: {teacher.count_params():,} -> {student.count_params():,} params")
+    model, joules = _metered(
+        ctx,
+        lambda: distill(
+            teacher,
+            student,
+            x,
+            y,
+            epochs=a["epochs"],
+            alpha=a["alpha"],
+            temperature=a["temperature"],
+            validation_data=validation,
+            batch_size=a["batch_size"],
+            optimizer=keras.optimizers.Adam(a["learning_rate"]),
+            verbose=0,
+        ),
+    )
+    ctx.add(a["name"], model, step, a["teacher"], joules)
+
+
+def _export(ctx: _Context, step: Step) -> None:
+    from tf_green.quantization import to_tflite
+
+    a = step.args
+    (x, _), _ = ctx.data
+    quantizations = a["quantization"]
+    sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
+    for source in sources:
+        model = ctx.model(source, step, "sources")
+        for quantization in quantizations:
+            q = None if quantization in ("float32", "none", "") else quantization
+            name = f"{source}_{quantization or 'float32'}"
+            path = ctx.staging / f"{name}.tflite"
+            ctx.say(f"export {name}")
+            representative = x[: a["representative_samples"]] if q == "int8" else None
+            _, joules = _metered(
+                ctx,
+                lambda m=model, p=path, q=q, r=representative: to_tflite(
+                    m, p, quantization=q, representative_data=r
+                ),
+            )
+            ctx.add(name, path, step, source, joules)
+
+
+def _save(ctx: _Context, step: Step) -> None:
+    sources = step.args["sources"]
+    for source in sources if isinstance(sources, list) else [sources]:
+        model = ctx.model(source, step, "sources")
+        path = ctx.staging / f"{source}.keras"
+        # The .keras format has no include_optimizer flag and would keep Adam's slots
+        # (tripling the file): save an uncompiled copy of the weights instead.
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        copy.save(path)
+        ctx.say(f"save {source} -> {path.name}")
+
+
+def _bench(ctx: _Context, step: Step) -> None:
+    from tf_green.bench import Bench, Targets
+
+    a = step.args
+    _, (x_val, y_val) = ctx.data
+    baseline = a["baseline"]
+    names = a["variants"] or [*ctx.models, *ctx.tflite]
+    if baseline not in names:
+        names = [baseline, *names]
+    targets = Targets(
+        max_metric_drop=a["max_metric_drop"], min_size_reduction=a["min_size_reduction"]
+    )
+    bench = Bench(
+        x_val,
+        y_val,
+        metric="accuracy",
+        baseline=baseline,
+        targets=targets,
+        energy=a["energy"],
+        repeats=a["repeats"],
+        energy_window_s=a["energy_window_s"],
+    )
+    for name in names:
+        if name in ctx.models:
+            bench.add(name, ctx.models[name])
+        elif name in ctx.tflite:
+            bench.add(name, ctx.tflite[name])
+        else:
+            raise ValueError(
+                f"recipe {step.where()}: variant {name!r} was not made by an earlier step; "
+                f"known: {sorted([*ctx.models, *ctx.tflite])}."
+            )
+    ctx.say(f"bench {len(names)} variants (baseline {baseline})")
+    table = bench.run(progress=ctx.progress is not None)
+    costs = {n: ctx.cost_since(n, baseline) for n in names if n != baseline}
+    bench.break_even(costs)
+    bench.report(ctx.staging)
+    ctx.outputs["table"] = table
+    ctx.outputs["report"] = "report.md"
+
+
+_RUNNERS: dict[str, Callable[[_Context, Step], None]] = {
+    "train": _train,
+    "load": _load,
+    "prune": _prune,
+    "distill": _distill,
+    "export": _export,
+    "save": _save,
+    "bench": _bench,
+}
+
+
+def _share_like_umask(folder: pathlib.Path) -> None:
+    """Give the staged outputs the permissions a plain mkdir/open would have given them."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def run_recipe(
+    recipe: Recipe,
+    out_dir: str | pathlib.Path,
+    *,
+    data: tuple | None = None,
+    energy: bool = True,
+    progress: Progress = print,
+) -> RunResult:
+    """Run every step of ``recipe`` and write its outputs into ``out_dir``, atomically.
+
+    Args:
+        recipe: A validated recipe (see :func:`tf_green.recipe.parse_recipe`).
+        out_dir: Folder to create; it must not exist yet, or be empty.
+        data: ``((x_train, y_train), (x_val, y_val))`` to use instead of ``recipe.data``.
+        energy: Measure the energy of each step (CodeCarbon); False skips all metering.
+        progress: Called with one line per stage; None for silence.
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        ValueError: If ``out_dir`` exists and is not empty or cannot be created, or a step
+            fails on bad input (nothing is left in ``out_dir`` then).
+
+    Example:
+        >>> run_recipe(recipe, "runs/demo")  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    out = pathlib.Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"`out_dir` {str(out)!r} already exists and is not empty; pick a new one.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:
+        raise ValueError(f"`out_dir` {str(out)!r} cannot be written: {error}") from None
+    try:
+        keras.utils.set_random_seed(recipe.seed)
+        loaded = data if data is not None else loading.load_data(recipe.data, seed=recipe.seed)
+        ctx = _Context(staging=staging, data=loaded, progress=progress, energy=energy)
+        dump_recipe(recipe, staging / "recipe.yaml")
+        for step in recipe.steps:
+            _RUNNERS[step.kind](ctx, step)
+        _share_like_umask(staging)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()))
+    report = out / "report.md" if "report" in ctx.outputs else None
+    return RunResult(out, report, ctx.outputs.get("table"), files, time.perf_counter() - started)
