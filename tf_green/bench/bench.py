@@ -60,6 +60,7 @@ SUMMARY_COLUMNS = (
     "energy_j_per_1k",
     "analytic_energy_j_per_1k",
     "size_reduction",
+    "gzip_reduction",
     "speedup",
     "energy_reduction",
     "meets_targets",
@@ -192,7 +193,8 @@ class Bench:
 
         Returns:
             One row per variant: the :class:`Profile` fields plus ``is_baseline``,
-            ``metric_drop``, ``size_reduction``, ``speedup``, ``energy_reduction``,
+            ``metric_drop``, ``size_reduction``, ``gzip_reduction``, ``speedup``,
+            ``energy_reduction``,
             ``analytic_energy_reduction``, ``meets_targets`` and ``targets_missed``.
 
         Raises:
@@ -229,6 +231,7 @@ class Bench:
             drops.append(self.metric.drop(ref.metric_value, float(value)) if known else math.nan)
         frame["metric_drop"] = drops
         frame["size_reduction"] = [_ratio(ref.size_bytes, v) for v in frame["size_bytes"]]
+        frame["gzip_reduction"] = [_ratio(ref.gzip_bytes, v) for v in frame["gzip_bytes"]]
         frame["speedup"] = [_ratio(ref.latency_ms_p50, v) for v in frame["latency_ms_p50"]]
         frame["energy_reduction"] = [
             _ratio(ref.energy_j_per_1k, v) for v in frame["energy_j_per_1k"]

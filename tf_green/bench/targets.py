@@ -1,7 +1,8 @@
 """The KPIs a compressed variant must meet against the baseline: :class:`Targets`.
 
-Ratios are factors against the baseline: ``size_reduction = baseline size / variant size``
-(4.0: four times smaller), ``speedup = baseline p50 latency / variant p50 latency``,
+Ratios are factors against the baseline: ``size_reduction = baseline size_bytes / variant
+size_bytes`` (4.0: four times smaller; raw bytes, so pruning alone does not change it, its gain
+shows in the bench's ``gzip_reduction``), ``speedup = baseline p50 latency / variant p50 latency``,
 ``energy_reduction = baseline J per 1k / variant J per 1k``. ``metric_drop`` is in the metric's
 own units, positive when the variant is worse (for accuracy: ``baseline - variant``, so 0.02 is
 two points; for perplexity: ``variant - baseline``).
