@@ -52,6 +52,7 @@ def test_qat_strips_pruning_wrappers(pruned_cnn, weights_digest):
     assert kernel_sparsity(wrapped) >= 0.79
 
 
+@pytest.mark.slow
 def test_pqat_keeps_sparsity_and_plain_qat_does_not(pruned_mlp_wrapped, flat_digits):
     (x, y), (xv, yv) = flat_digits
     pqat = quantize(pruned_mlp_wrapped, x, y, epochs=1)  # auto: pruning wrappers -> PQAT
@@ -66,6 +67,7 @@ def test_pqat_keeps_sparsity_and_plain_qat_does_not(pruned_mlp_wrapped, flat_dig
     assert tfl.evaluate(xv, yv) == pytest.approx(keras_acc, abs=0.03)
 
 
+@pytest.mark.slow
 def test_quantize_fine_tunes_and_exports_without_representative_data(trained_cnn, digits_data):
     (x, y), (xv, yv) = digits_data
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
@@ -78,6 +80,7 @@ def test_quantize_fine_tunes_and_exports_without_representative_data(trained_cnn
     assert tfl.evaluate(xv, yv) == pytest.approx(keras_acc, abs=0.02)
 
 
+@pytest.mark.slow
 def test_quantize_auto_detects_a_stripped_pruned_model(pruned_mlp, flat_digits):
     (x, y), _ = flat_digits
     model = compile_classifier(keras.models.clone_model(pruned_mlp))
