@@ -287,7 +287,7 @@ class TFLiteModel:
         metric: str | Callable[[np.ndarray, np.ndarray], float] = "accuracy",
         batch_size: int | None = None,
     ) -> float:
-        """Score the model's predictions on ``(x, y)``.
+        """Score the model's predictions on ``(x, y)`` (the first output, for several).
 
         Args:
             x: Inputs as for :meth:`predict`, or a ``tf.data.Dataset`` of ``(x, y)``.
