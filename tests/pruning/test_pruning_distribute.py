@@ -28,6 +28,18 @@ def test_prune_with_a_mirrored_strategy_argument(strategy, small_digits, weights
     )
 
 
+def test_prune_inside_a_mirrored_scope(strategy, small_digits):
+    (x, y), _ = small_digits
+    model = compile_classifier(models.mlp(hidden=(8,)))
+    with strategy.scope():
+        pruned = tgp.prune(model, x[:128].reshape(-1, 64), y[:128], epochs=2, verbose=0)
+    assert pruned.distribute_strategy is strategy
+    assert kernel_sparsity(pruned) == pytest.approx(
+        {"dense1": expected_sparsity(512, 0.8), "logits": 0.8}
+    )
+    assert tgp.wrap(model, strategy=strategy).distribute_strategy is strategy
+
+
 def test_wrap_and_fit_inside_a_mirrored_scope(strategy, small_digits):
     (x, y), _ = small_digits
     model = compile_classifier(models.cnn(width=4))

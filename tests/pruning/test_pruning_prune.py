@@ -172,3 +172,26 @@ def test_infinite_dataset_with_steps_per_epoch(small_digits):
     pruned = tgp.prune(model, flat, target_sparsity=0.5, epochs=2, steps_per_epoch=3, verbose=0)
     assert pruned.pruning_history["pruning_step"] == [3, 6]
     assert kernel_sparsity(pruned)["dense1"] == pytest.approx(0.5)
+
+
+def my_loss(y_true, y_pred):  # a plain, unregistered function: not deserializable by name
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+def test_sequential_model_with_an_unregistered_loss(small_digits):
+    (x, y), _ = small_digits
+    model = keras.Sequential(
+        [
+            keras.layers.Flatten(input_shape=(8, 8, 1), name="flat"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
+    model.compile(keras.optimizers.SGD(0.05), my_loss, metrics=["accuracy"])
+    pruned = tgp.prune(model, x, y, target_sparsity=0.5, epochs=2, verbose=0)
+    assert isinstance(pruned, keras.Sequential)
+    assert [layer.name for layer in pruned.layers] == ["flat", "hidden", "out"]
+    assert pruned.loss is my_loss  # reused as is: it cannot be rebuilt from its config
+    assert isinstance(pruned.optimizer, keras.optimizers.SGD)
+    assert pruned.optimizer is not model.optimizer
+    assert kernel_sparsity(pruned) == pytest.approx({"hidden": 0.5, "out": 0.5})

@@ -9,7 +9,13 @@ from tf_green.pruning.wrapper import PruneLowMagnitude, deserialize_schedule
 
 @pytest.mark.parametrize(
     ("epochs", "steps", "begin", "end", "frequency"),
-    [(2, 43, 3, 43, 4), (3, 40, 0, 80, 8), (2, 5, 0, 5, 1), (11, 1000, 0, 10000, 100)],
+    [
+        (2, 43, 3, 43, 4),
+        (3, 40, 0, 80, 8),
+        (12, 43, 3, 473, 10),
+        (2, 5, 0, 5, 1),
+        (11, 1000, 0, 10000, 100),
+    ],
 )
 def test_polynomial_steps_are_derived_from_epochs_and_data(epochs, steps, begin, end, frequency):
     s = schedules.polynomial_schedule(0.8, epochs=epochs, steps_per_epoch=steps)

@@ -8,9 +8,10 @@
 Example:
     >>> import tf_green as tg
     >>> from tf_green import pruning
+    >>> from tf_green._keras import keras
     >>> (x, y), (xv, yv) = tg.datasets.digits()
     >>> model = tg.models.cnn(width=8)
-    >>> model.compile("adam", tg._keras.keras.losses.SparseCategoricalCrossentropy(True),
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     ...               metrics=["accuracy"])
     >>> pruned = pruning.prune(model, x, y, target_sparsity=0.8, epochs=2, verbose=0)
     >>> round(pruning.sparsity_report(pruned).query("prunable == True").sparsity.min(), 2)

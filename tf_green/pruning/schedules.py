@@ -47,7 +47,8 @@ PolynomialDecay = tfmot_schedules.PolynomialDecay
 ConstantSparsity = tfmot_schedules.ConstantSparsity
 
 _MAX_FREQUENCY = 100  # TFMOT's default: a mask update every 100 steps at most.
-_MASK_UPDATES = 10  # ... and about this many updates along a short ramp.
+_MASK_UPDATES = 10  # ... at least about this many updates along the ramp ...
+_UPDATES_PER_EPOCH = 4  # ... and about this many per epoch: small steps recover better.
 
 
 def check_sparsity(value: Any, argument: str) -> float:
@@ -134,8 +135,9 @@ def polynomial_schedule(
 
     Sparsity ramps from ``initial_sparsity`` to ``target_sparsity`` (cubic by default, fast
     first, then flat) over the first ``epochs - 1`` epochs; the last epoch fine-tunes at
-    the target to recover accuracy. The mask is updated every ``frequency`` steps
-    (about 10 updates along the ramp, at most every 100 steps, TFMOT's default), and
+    the target to recover accuracy. The mask is updated every ``frequency`` steps: at
+    least about 10 updates along the ramp and 4 per epoch, and at least every 100 steps
+    (TFMOT's default), since small sparsity steps are easier to recover from.
     ``begin_step`` is chosen so that the last update falls exactly on ``end_step``.
 
     Args:
@@ -171,7 +173,10 @@ def polynomial_schedule(
             "Pass epochs >= 2, or schedule='constant' for a single epoch."
         )
     end_step = (epochs - 1) * steps_per_epoch
-    frequency = max(1, min(_MAX_FREQUENCY, end_step // _MASK_UPDATES))
+    frequency = max(
+        1,
+        min(_MAX_FREQUENCY, end_step // _MASK_UPDATES, steps_per_epoch // _UPDATES_PER_EPOCH),
+    )
     return PolynomialDecay(
         initial_sparsity=initial,
         final_sparsity=target,
