@@ -26,38 +26,11 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tf_green.quantization import _data, _flatbuffer
+from tf_green.quantization._metrics import METRICS
 
 __all__ = ["METRICS", "TFLiteModel"]
 
 DEFAULT_BATCH_SIZE = 32
-
-
-def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Keras-style accuracy: argmax for several classes, 0.5 threshold for one output unit."""
-    y_true = np.asarray(y_true)
-    if y_pred.ndim >= 1 and y_pred.shape[-1] > 1:
-        labels = y_pred.argmax(-1)
-        if y_true.shape == y_pred.shape:  # one-hot targets
-            y_true = y_true.argmax(-1)
-    else:
-        labels = (y_pred > 0.5).astype(np.int64)
-    y_true = y_true.reshape(labels.shape)
-    return float(np.mean(labels == y_true))
-
-
-def _mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean((np.asarray(y_true, np.float64).reshape(y_pred.shape) - y_pred) ** 2))
-
-
-def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(np.abs(np.asarray(y_true, np.float64).reshape(y_pred.shape) - y_pred)))
-
-
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": _accuracy,
-    "mse": _mse,
-    "mae": _mae,
-}
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:
