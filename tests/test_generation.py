@@ -76,3 +76,12 @@ def test_unknown_characters_can_be_replaced(lm, corpus):
 def test_not_a_language_model(corpus):
     with pytest.raises(TypeError, match="`model` must be"):
         generate(object(), "a", 1, vocab=corpus.vocab)
+
+
+def test_dynamic_range_lm_export_is_reported_as_dynamic(lm, corpus):
+    from tf_green.quantization import TFLiteModel, to_tflite
+
+    runner = TFLiteModel(to_tflite(models.with_fixed_length(lm), quantization="dynamic"))
+    # the INT8 embedding lookup yields one INT8 activation; the model is still dynamic-range
+    assert runner.precision == "dynamic"
+    assert len(generate(runner, "if ", 5, vocab=corpus.vocab, seed=0)) == 5

@@ -100,8 +100,10 @@ def _tensor_name(tensor: schema.Tensor) -> str:
 def inspect(content: bytes) -> Summary:
     """Summarize a TFLite flatbuffer: precision, sparse encoding, float operators.
 
-    Precision rules: any non-constant INT8 tensor (activation or model input/output) means
-    ``"int8"``; else INT8 constants (weights) with float activations mean ``"dynamic"``;
+    Precision rules: INT8 activations (non-constant tensors, model inputs/outputs included)
+    outnumbering float32 ones mean ``"int8"``; else INT8 constants (weights) mean
+    ``"dynamic"`` (dynamic-range models may still have a few INT8 activations, such as an
+    embedding lookup of INT8 weights);
     else FLOAT16 constants mean ``"float16"``; else ``"float32"``.
 
     Args:
@@ -116,7 +118,8 @@ def inspect(content: bytes) -> Summary:
     if not is_tflite(content):
         raise ValueError("content is not a TFLite flatbuffer (no 'TFL3' file identifier).")
     model = schema.Model.GetRootAs(content, 0)
-    int8_activations = int8_weights = float16_weights = sparse = False
+    int8_weights = float16_weights = sparse = False
+    int8_activations = float_activations = 0
     float_ops: list[FloatOp] = []
     op_names: list[str] = []
     for s in range(model.SubgraphsLength()):
@@ -128,7 +131,9 @@ def inspect(content: bytes) -> Summary:
             sparse = sparse or tensor.Sparsity() is not None
             if kind == _T.INT8:
                 int8_weights = int8_weights or constant
-                int8_activations = int8_activations or not constant
+                int8_activations += not constant
+            elif kind == _T.FLOAT32 and not constant:
+                float_activations += 1
             elif kind == _T.FLOAT16 and constant:
                 float16_weights = True
         for o in range(graph.OperatorsLength()):
@@ -143,7 +148,7 @@ def inspect(content: bytes) -> Summary:
             if any(i >= 0 and graph.Tensors(i).Type() in _FLOAT_TYPES for i in ids):
                 first = op.Outputs(0) if op.OutputsLength() else ids[0]
                 float_ops.append(FloatOp(name, _tensor_name(graph.Tensors(first))))
-    if int8_activations:
+    if int8_activations and int8_activations >= float_activations:
         precision = "int8"
     elif int8_weights:
         precision = "dynamic"
