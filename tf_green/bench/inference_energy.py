@@ -85,7 +85,7 @@ def measure_inference_energy(
     run: Callable[[], int],
     *,
     source: PowerSource,
-    window_s: float = 2.0,
+    window_s: float = 3.0,
     repeats: int = 5,
 ) -> InferenceEnergy:
     """Measure the net energy of inference, idle power subtracted.

@@ -66,7 +66,7 @@ def _panel(ax, frame: pd.DataFrame, cost: str, label: str, metric: str, higher: 
     costs = [float(c) if not _missing(c) else math.nan for c in frame[cost]]
     values = [float(v) if not _missing(v) else math.nan for v in frame["metric_value"]]
     names = list(frame["name"])
-    for name, c, v in zip(names, costs, values, strict=True):
+    for index, (name, c, v) in enumerate(zip(names, costs, values, strict=True)):
         if math.isnan(c) or math.isnan(v):
             continue
         is_base = name == base
@@ -79,7 +79,8 @@ def _panel(ax, frame: pd.DataFrame, cost: str, label: str, metric: str, higher: 
             zorder=3,
             label="baseline" if is_base else None,
         )
-        ax.annotate(name, (c, v), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        offset = (6, 4) if index % 2 == 0 else (6, -11)  # neighbours' labels do not overlap
+        ax.annotate(name, (c, v), textcoords="offset points", xytext=offset, fontsize=8)
     front = pareto_front(costs, values, higher)
     if front:
         ax.plot(

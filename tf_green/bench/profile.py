@@ -183,7 +183,7 @@ def profile(
     name: str | None = None,
     throughput_batch_size: int = 64,
     latency_calls: int | None = None,
-    energy_window_s: float = 2.0,
+    energy_window_s: float = 3.0,
     energy_source: PowerSource | None = None,
     country_iso_code: str = DEFAULT_COUNTRY,
     carbon_intensity_g_per_kwh: float | None = None,
