@@ -235,7 +235,7 @@ def main() -> None:
         "running tests right now (1-minute load average "
         f"{load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end): the idle windows "
         "contain their load too, and with the CPU near saturation CodeCarbon's load model "
-        "sees almost the same load in both windows, so the measured net energy figures are "
+        "sees almost the same load in both windows, so the measured net energy figures can be "
         "noise-dominated (see the min-max columns; a net figure can even come out negative) "
         "and timing ratios may shift between runs. The analytic figures are deterministic. "
         "TensorFlow runs with 1 intra-op and 1 inter-op thread and LiteRT with "
@@ -328,7 +328,7 @@ def main() -> None:
         "of compute_bound_cnn(64) (p50 >= 1 ms), measured three times in the run (rounds) with "
         "the 1-minute load average of the machine at that moment; the 'TF default / 1' rows "
         "repeat it with TensorFlow's default thread pool in a subprocess. The variants' own "
-        "latency CVs (5 runs each, all under 1 ms but the keras ones) are in the table below.",
+        "latency CVs (5 runs each; their p50s are about 1 ms or less) are in the table below.",
         "",
         markdown_table(
             latency_rows,
@@ -343,9 +343,14 @@ def main() -> None:
         "- Latency repeatable (CV of 5 run p50s <= 5% for a model with p50 >= 1 ms): "
         f"**{'met' if latency_ok else 'missed'}**: "
         + ", ".join(f"{label} {'met' if ok else 'missed'}" for label, ok in verdicts.items())
-        + ". A miss comes from the other jobs on the 2 shared cores (see the load column): a "
-        "latency run of ~0.25 s that overlaps a burst of their work gets a slower p50. The "
-        "bench cannot hold the machine still; compare rounds at different loads.",
+        + ". Per model: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{cv:.1f}%" for cv in group["latency_cv_pct"])
+            for name, group in pinned.groupby("name", sort=False)
+        )
+        + ". The likely cause of a miss is the other jobs on the 2 shared cores: a latency run "
+        "of ~0.25 s that overlaps a burst of their work gets a slower p50 (the 1-minute load "
+        "average is too coarse to show such bursts). The bench cannot hold the machine still.",
         f"- Measurement overhead (profile time <= 3x inference time, energy on): "
         f"**{'met' if overhead_ok else 'missed'}** (max {frame['overhead_x'].max():.2f}x). "
         "Inference time counts the metric pass, latency and throughput runs and the energy "
