@@ -26,7 +26,12 @@ from tf_green.bench._inputs import as_arrays
 from tf_green.bench.metrics import Metric, resolve_metric
 from tf_green.bench.plot import plot_tradeoff
 from tf_green.bench.profile import Profile, profile
-from tf_green.bench.report import atomic_write_text, markdown_table, report_markdown
+from tf_green.bench.report import (
+    SUMMARY_COLUMNS,
+    atomic_write_text,
+    markdown_table,
+    report_markdown,
+)
 from tf_green.bench.solution import break_even, energy_to_solution
 from tf_green.bench.targets import Targets
 from tf_green.bench.variants import Variant, as_variant
@@ -44,27 +49,6 @@ _PROFILE_OPTIONS = frozenset(
         "country_iso_code",
         "carbon_intensity_g_per_kwh",
     }
-)
-SUMMARY_COLUMNS = (
-    "name",
-    "kind",
-    "metric_value",
-    "metric_drop",
-    "size_bytes",
-    "gzip_bytes",
-    "sparsity",
-    "flops_per_sample",
-    "latency_ms_p50",
-    "throughput_per_s",
-    "peak_memory_mb",
-    "energy_j_per_1k",
-    "analytic_energy_j_per_1k",
-    "size_reduction",
-    "gzip_reduction",
-    "speedup",
-    "energy_reduction",
-    "meets_targets",
-    "targets_missed",
 )
 
 

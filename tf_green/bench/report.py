@@ -27,7 +27,36 @@ from tf_green.bench.analytic import constants_markdown
 from tf_green.bench.energy import ESTIMATE_CAVEAT
 from tf_green.bench.targets import Targets
 
-__all__ = ["atomic_write_text", "format_value", "markdown_table", "report_markdown"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "atomic_write_text",
+    "format_value",
+    "markdown_table",
+    "report_markdown",
+]
+
+# The key columns of a bench summary table, in order.
+SUMMARY_COLUMNS = (
+    "name",
+    "kind",
+    "metric_value",
+    "metric_drop",
+    "size_bytes",
+    "gzip_bytes",
+    "sparsity",
+    "flops_per_sample",
+    "latency_ms_p50",
+    "throughput_per_s",
+    "peak_memory_mb",
+    "energy_j_per_1k",
+    "analytic_energy_j_per_1k",
+    "size_reduction",
+    "gzip_reduction",
+    "speedup",
+    "energy_reduction",
+    "meets_targets",
+    "targets_missed",
+)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
