@@ -31,7 +31,7 @@ __all__ = ["CODE_CARRYING_LAYERS", "code_carrying_layers", "load_data", "load_mo
 
 CODE_CARRYING_LAYERS = frozenset({"Lambda"})
 NPZ_KEYS = ("x_train", "y_train", "x_val", "y_val")
-EMBEDDED_DATA = ("digits",)
+EMBEDDED_DATA = ("digits", "python_docs")
 
 
 def _walk_layers(config: Any) -> Iterator[tuple[str, str]]:
@@ -154,15 +154,23 @@ def load_model(
 
 
 def load_data(
-    spec: str | pathlib.Path, *, image: bool = True, seed: int = 0
+    spec: str | pathlib.Path,
+    *,
+    image: bool = True,
+    seed: int = 0,
+    seq_len: int = 64,
+    max_chars: int | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load a named embedded data set or an ``.npz`` file of train/validation arrays.
 
     Args:
-        spec: ``"digits"``, or the path of an ``.npz`` with arrays ``x_train``, ``y_train``,
-            ``x_val`` and ``y_val``.
+        spec: ``"digits"``, ``"python_docs"`` (next-character windows of the standard
+            library's help text), or the path of an ``.npz`` with arrays ``x_train``,
+            ``y_train``, ``x_val`` and ``y_val``.
         image: For ``"digits"``: images (n, 8, 8, 1) if True, else flat (n, 64).
         seed: For ``"digits"``: seed of the split.
+        seq_len: For ``"python_docs"``: tokens per window.
+        max_chars: For ``"python_docs"``: use only the first ``max_chars`` characters.
 
     Returns:
         ``((x_train, y_train), (x_val, y_val))``.
@@ -176,6 +184,9 @@ def load_data(
         >>> x.shape[1]
         64
     """
+    if str(spec) == "python_docs":
+        corpus = datasets.python_docs(seq_len=seq_len, max_chars=max_chars, seed=seed)
+        return (corpus.x_train, corpus.y_train), (corpus.x_val, corpus.y_val)
     if str(spec) in EMBEDDED_DATA:
         return datasets.digits(seed=seed, image=image)
     path = pathlib.Path(spec)

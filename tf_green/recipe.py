@@ -38,7 +38,13 @@ class _Required:
 
 REQUIRED: Any = _Required()
 
-_TOP_LEVEL = {"task": "digits", "data": "digits", "seed": 0, "steps": REQUIRED}
+_TOP_LEVEL = {
+    "task": "digits",
+    "data": "digits",
+    "data_options": {},
+    "seed": 0,
+    "steps": REQUIRED,
+}
 
 #: Each step's keys and defaults; ``REQUIRED`` marks keys without a default. A default's
 #: type is the type the key must have (ints are accepted where floats are expected).
@@ -47,6 +53,9 @@ STEP_SPECS: dict[str, dict[str, Any]] = {
         "name": REQUIRED,
         "model": "cnn",
         "width": 32,
+        "d_model": 64,
+        "num_layers": 2,
+        "num_heads": 4,
         "epochs": 15,
         "batch_size": 32,
         "learning_rate": 3e-3,
@@ -66,7 +75,11 @@ STEP_SPECS: dict[str, dict[str, Any]] = {
         "name": REQUIRED,
         "teacher": REQUIRED,
         "student": "",
+        "model": "cnn",
         "width": 16,
+        "d_model": 32,
+        "num_layers": 2,
+        "num_heads": 2,
         "epochs": 20,
         "alpha": 0.1,
         "temperature": 4.0,
@@ -79,14 +92,21 @@ STEP_SPECS: dict[str, dict[str, Any]] = {
         "representative_samples": 300,
     },
     "save": {"sources": REQUIRED},
+    "sample": {
+        "sources": REQUIRED,
+        "prompt": "The ",
+        "max_new_tokens": 200,
+        "temperature": 0.8,
+    },
     "bench": {
         "baseline": REQUIRED,
+        "metric": "accuracy",
         "variants": [],
         "energy": True,
         "energy_window_s": 3.0,
         "repeats": 3,
         "max_metric_drop": 0.02,
-        "min_size_reduction": 0.5,
+        "min_size_reduction": 2.0,
     },
 }
 
@@ -120,8 +140,10 @@ class Recipe:
 
     Attributes:
         task: The task name (``"digits"``).
-        data: The data spec (``"digits"`` or an ``.npz`` path).
+        data: The data spec (``"digits"``, ``"python_docs"`` or an ``.npz`` path).
         seed: The random seed of the run.
+        data_options: Keyword arguments of :func:`tf_green.loading.load_data`
+            (``seq_len``, ``max_chars`` for ``"python_docs"``).
         steps: The steps, in order.
 
     Example:
@@ -133,12 +155,14 @@ class Recipe:
     data: str
     seed: int
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the recipe as plain data, the form :func:`dump_recipe` writes."""
         return {
             "task": self.task,
             "data": self.data,
+            "data_options": dict(self.data_options),
             "seed": self.seed,
             "steps": [{step.kind: dict(step.args)} for step in self.steps],
         }
@@ -255,11 +279,19 @@ def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
         _parse_step(item, i, lines[i] if i < len(lines) else 0) for i, item in enumerate(steps)
     )
     seed = _check_value("top level", "seed", data.get("seed", 0), 0)
+    options = _check_value("top level", "data_options", data.get("data_options") or {}, {})
+    unknown_options = sorted(set(options) - {"seq_len", "max_chars", "image"})
+    if unknown_options:
+        raise ValueError(
+            f"recipe: unknown data_options {unknown_options}; valid: ['image', 'max_chars', "
+            "'seq_len']."
+        )
     return Recipe(
         task=str(data.get("task", "digits")),
         data=str(data.get("data", "digits")),
         seed=seed,
         steps=parsed,
+        data_options=dict(options),
     )
 
 

@@ -48,6 +48,12 @@ class _Context:
     step_energy_j: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (or tokens): one more than the largest label seen."""
+        (_, y), (_, y_val) = self.data
+        return int(max(np.max(y), np.max(y_val))) + 1
+
     def say(self, message: str) -> None:
         if self.progress is not None:
             self.progress(message)
@@ -119,7 +125,8 @@ def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
     return model
 
 
-def _build(kind: str, width: int, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
+def _build(args: dict, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
+    kind, width = args["model"], args["width"]
     if kind == "cnn":
         return models.cnn(width=width, input_shape=x.shape[1:], num_classes=num_classes)
     if kind == "mlp":
@@ -130,15 +137,28 @@ def _build(kind: str, width: int, x: np.ndarray, num_classes: int, step: Step) -
                 models.mlp((width, width // 2 or 1), flat, num_classes),
             ]
         )
-    raise ValueError(f"recipe {step.where()}: model must be 'cnn' or 'mlp', got {kind!r}.")
+    if kind == "tiny_lm":
+        return models.tiny_lm(
+            num_classes,
+            d_model=args["d_model"],
+            num_layers=args["num_layers"],
+            num_heads=args["num_heads"],
+            seq_len=x.shape[1],
+            name=args["name"],
+        )
+    raise ValueError(
+        f"recipe {step.where()}: model must be 'cnn', 'mlp' or 'tiny_lm', got {kind!r}."
+    )
+
+
+def _is_language_model(model: keras.Model) -> bool:
+    return any(isinstance(layer, models.PositionEmbedding) for layer in model.layers)
 
 
 def _train(ctx: _Context, step: Step) -> None:
     a = step.args
     (x, y), (x_val, y_val) = ctx.data
-    model = _compile(
-        _build(a["model"], a["width"], x, int(np.max(y)) + 1, step), a["learning_rate"]
-    )
+    model = _compile(_build(a, x, ctx.num_classes, step), a["learning_rate"])
     ctx.say(f"train {a['name']}: {model.count_params():,} params, {a['epochs']} epochs")
     _, joules = _metered(
         ctx,
@@ -220,7 +240,7 @@ def _distill(ctx: _Context, step: Step) -> None:
         template = ctx.model(a["student"], step, "student")
         student = keras.models.clone_model(template)
     else:
-        student = _build("cnn", a["width"], x, teacher.output_shape[-1], step)
+        student = _build(a, x, teacher.output_shape[-1], step)
     ctx.say(f"distill {a['name']}: {teacher.count_params():,} -> {student.count_params():,} params")
     model, joules = _metered(
         ctx,
@@ -250,6 +270,9 @@ def _export(ctx: _Context, step: Step) -> None:
     sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
     for source in sources:
         model = ctx.model(source, step, "sources")
+        if _is_language_model(model):
+            # XNNPACK cannot resize a dynamic sequence length: export a static-length view.
+            model = models.with_fixed_length(model)
         for quantization in quantizations:
             q = None if quantization in ("float32", "none", "") else quantization
             name = f"{source}_{quantization or 'float32'}"
@@ -293,7 +316,7 @@ def _bench(ctx: _Context, step: Step) -> None:
     bench = Bench(
         x_val,
         y_val,
-        metric="accuracy",
+        metric=a["metric"],
         baseline=baseline,
         targets=targets,
         energy=a["energy"],
@@ -313,10 +336,37 @@ def _bench(ctx: _Context, step: Step) -> None:
     ctx.say(f"bench {len(names)} variants (baseline {baseline})")
     table = bench.run(progress=ctx.progress is not None)
     costs = {n: ctx.cost_since(n, baseline) for n in names if n != baseline}
-    bench.break_even(costs)
-    bench.report(ctx.staging)
+    bench.report(ctx.staging, compression_energy_j=costs if ctx.energy else None)
     ctx.outputs["table"] = table
     ctx.outputs["report"] = "report.md"
+
+
+def _sample(ctx: _Context, step: Step) -> None:
+    from tf_green.datasets import python_docs
+    from tf_green.generation import generate
+
+    a = step.args
+    vocab = python_docs(seq_len=2, max_chars=10_000).vocab
+    lines = [f"# Samples\n\nPrompt: `{a['prompt']!r}`, temperature {a['temperature']}.\n"]
+    sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
+    for source in sources:
+        model = ctx.models.get(source) or ctx.tflite.get(source)
+        if model is None:
+            raise ValueError(
+                f"recipe {step.where()}: sources {source!r} was not made by an earlier step."
+            )
+        text = generate(
+            model,
+            a["prompt"],
+            a["max_new_tokens"],
+            vocab=vocab,
+            temperature=a["temperature"],
+            seed=0,
+            errors="replace",
+        )
+        ctx.say(f"sample {source}: {text[:60]!r}...")
+        lines.append(f"## {source}\n\n```text\n{a['prompt']}{text}\n```\n")
+    (ctx.staging / "samples.md").write_text("\n".join(lines))
 
 
 _RUNNERS: dict[str, Callable[[_Context, Step], None]] = {
@@ -326,6 +376,7 @@ _RUNNERS: dict[str, Callable[[_Context, Step], None]] = {
     "distill": _distill,
     "export": _export,
     "save": _save,
+    "sample": _sample,
     "bench": _bench,
 }
 
@@ -376,7 +427,11 @@ def run_recipe(
         raise ValueError(f"`out_dir` {str(out)!r} cannot be written: {error}") from None
     try:
         keras.utils.set_random_seed(recipe.seed)
-        loaded = data if data is not None else loading.load_data(recipe.data, seed=recipe.seed)
+        loaded = (
+            data
+            if data is not None
+            else loading.load_data(recipe.data, seed=recipe.seed, **recipe.data_options)
+        )
         ctx = _Context(staging=staging, data=loaded, progress=progress, energy=energy)
         dump_recipe(recipe, staging / "recipe.yaml")
         for step in recipe.steps:

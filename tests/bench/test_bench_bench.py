@@ -91,6 +91,19 @@ def test_break_even_is_compression_energy_over_savings(ran):
         bench.break_even(-1.0)
 
 
+def test_report_has_a_break_even_section_only_with_compression_energy(ran, tmp_path):
+    bench, _ = ran
+    plain = (bench.report(tmp_path / "plain") / "report.md").read_text()
+    assert "## Break-even" not in plain
+    folder = bench.report(tmp_path / "even", compression_energy_j={"int8": 12.0})
+    text = (folder / "report.md").read_text()
+    section = text.split("## Break-even", 1)[1].split("## How the figures", 1)[0]
+    assert "| int8 |" in section and "break_even_inferences" in section
+    with pytest.raises(ValueError, match="must be >= 0"):
+        bench.report(tmp_path / "bad", compression_energy_j=-1.0)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_break_even_never_when_nothing_is_saved():
     frame = pd.DataFrame(
         {

@@ -17,15 +17,16 @@ import os
 import pathlib
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from tf_green.bench._inputs import as_arrays
 from tf_green.bench.metrics import Metric, resolve_metric
-from tf_green.bench.plot import plot_tradeoff
 from tf_green.bench.profile import Profile, profile
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.figure import Figure
 from tf_green.bench.report import (
     SUMMARY_COLUMNS,
     atomic_write_text,
@@ -351,6 +352,8 @@ class Bench:
         """
         frame = self._results()
         base = frame.loc[frame["is_baseline"], "name"]
+        from tf_green.bench.plot import plot_tradeoff
+
         return plot_tradeoff(
             frame,
             metric=self.metric.name,
@@ -359,35 +362,42 @@ class Bench:
             path=path,
         )
 
-    def report(self, directory: str | os.PathLike) -> pathlib.Path:
+    def report(
+        self,
+        directory: str | os.PathLike,
+        compression_energy_j: float | Mapping[str, float] | None = None,
+    ) -> pathlib.Path:
         """Write ``report.md``, ``results.csv`` and ``tradeoff.png`` into ``directory``.
 
         Args:
             directory: Folder to write into (created if missing; nothing is written elsewhere).
+            compression_energy_j: Energy spent making the variants (see :meth:`break_even`);
+                when given, the report has a break-even section.
 
         Returns:
             The folder.
 
         Raises:
-            ValueError: Before :meth:`run`.
+            ValueError: Before :meth:`run`, or on a bad ``compression_energy_j``.
 
         Example:
-            >>> sorted(p.name for p in bench.report("report").iterdir())  # doctest: +SKIP
-            ['report.md', 'results.csv', 'tradeoff.png']
+            >>> bench.report("runs/r", compression_energy_j={"pruned": 120.0})  # doctest: +SKIP
         """
         frame = self._results()
+        even = None if compression_energy_j is None else self.break_even(compression_energy_j)
         folder = pathlib.Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         self.plot(folder / "tradeoff.png")
         self.to_csv(folder / "results.csv")
-        atomic_write_text(folder / "report.md", self._report_markdown(frame))
+        atomic_write_text(folder / "report.md", self._report_markdown(frame, even))
         return folder
 
-    def _report_markdown(self, frame: pd.DataFrame) -> str:
+    def _report_markdown(self, frame: pd.DataFrame, even: pd.DataFrame | None = None) -> str:
         return report_markdown(
             frame,
             summary=self.to_markdown(),
             solution=self.energy_to_solution(),
             metric=self.metric.name,
             targets=self.targets,
+            break_even=even,
         )

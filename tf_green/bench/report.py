@@ -142,7 +142,13 @@ def markdown_table(frame: pd.DataFrame, columns: Sequence[str]) -> str:
 
 
 def report_markdown(
-    results: pd.DataFrame, *, summary: str, solution: pd.DataFrame, metric: str, targets: Targets
+    results: pd.DataFrame,
+    *,
+    summary: str,
+    solution: pd.DataFrame,
+    metric: str,
+    targets: Targets,
+    break_even: pd.DataFrame | None = None,
 ) -> str:
     """The text of ``report.md``: summary, energy to solution, methods, caveats, constants.
 
@@ -152,6 +158,7 @@ def report_markdown(
         solution: The energy-to-solution table.
         metric: Metric name.
         targets: The targets.
+        break_even: The break-even table, if the compression energy is known.
 
     Returns:
         Markdown.
@@ -180,6 +187,18 @@ def report_markdown(
         "",
         markdown_table(solution, list(solution.columns)),
         "",
+    ]
+    if break_even is not None:
+        parts += [
+            "## Break-even",
+            "",
+            "Inferences after which a variant's saved energy per inference repays the energy "
+            "spent making it (training, pruning, distillation, conversion; same meter).",
+            "",
+            markdown_table(break_even, list(break_even.columns)),
+            "",
+        ]
+    parts += [
         "## How the figures were measured",
         "",
         f"- Energy: {'; '.join(methods)}; net of idle power, median of the repeats.",
