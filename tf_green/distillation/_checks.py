@@ -13,6 +13,7 @@ from tf_green.distillation.teacher_cache import TeacherCache
 __all__ = [
     "check_cache",
     "check_fraction",
+    "check_non_negative",
     "check_same_shape",
     "default_loss",
     "output_shape",
@@ -30,6 +31,15 @@ def check_fraction(value: Any, argument: str) -> float:
             f"`{argument}` must be in [0, 1] (the weight of the hard-label loss; "
             f"1 - {argument} weighs the distillation loss), got {value!r}."
         )
+    return float(value)
+
+
+def check_non_negative(value: Any, argument: str) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0; else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0.0:
+        raise ValueError(f"`{argument}` must be a number >= 0, got {value!r}.")
+    if math.isinf(value):
+        raise ValueError(f"`{argument}` must be finite, got {value!r}.")
     return float(value)
 
 

@@ -46,12 +46,16 @@ def _layer_output_shape(model: keras.Model, name: str, role: str) -> tuple[int |
         )
     layer = model.get_layer(name)
     try:
-        shape = layer.output.shape
-    except AttributeError as error:
+        layer.get_output_at(1)
+        used_twice = True
+    except (ValueError, IndexError, RuntimeError, AttributeError):
+        used_twice = False
+    if used_twice:
         raise ValueError(
             f"{role} layer {name!r} is called more than once in {model.name!r}, so its output "
             "is ambiguous; pick a layer used once."
-        ) from error
+        )
+    shape = layer.output.shape
     if shape.rank is None or shape.rank < 2 or shape[-1] is None:
         raise ValueError(f"{role} layer {name!r} has output shape {shape}; it needs a known width.")
     return tuple(shape.as_list()[1:])

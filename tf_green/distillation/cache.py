@@ -95,6 +95,11 @@ def cache_teacher(
 ) -> TeacherCache:
     """Run the teacher once over fixed data and keep its logits, in data order.
 
+    Pass the result as ``Distiller(..., teacher_outputs=cache)`` (or ``distill(...,
+    cache=cache)``): training then never runs the teacher, which saves one teacher forward
+    pass per sample per epoch. It does not apply when the student's inputs change between
+    epochs (random augmentation, random crops, re-tokenization): use the live teacher.
+
     Args:
         teacher: The trained teacher (a ``tf_keras`` model that outputs logits).
         x: Inputs as arrays (or a dict of arrays), or a finite ``tf.data.Dataset`` of ``x``

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from tf_green._keras import keras, require_tf_keras_model, tf
+from tf_green.distillation import losses as kd_losses
 from tf_green.distillation._checks import (
     check_cache,
     check_fraction,
+    check_non_negative,
     check_same_shape,
     default_loss,
     output_shape,
@@ -30,12 +32,6 @@ from tf_green.distillation._checks import (
 from tf_green.distillation._features import check_feature_pairs, make_projection, make_taps
 from tf_green.distillation._inputs import INDICES, LOGITS, VALUES, is_packed, unpack
 from tf_green.distillation._labels import check_label_array, expand_to, per_sample, split_labels
-from tf_green.distillation.losses import (
-    check_temperature,
-    feature_loss,
-    kl_divergence,
-    top_k_kl_divergence,
-)
 from tf_green.distillation.teacher_cache import TeacherCache
 
 __all__ = ["Distiller"]
@@ -115,9 +111,8 @@ class Distiller(keras.Model):
         if student is teacher:
             raise ValueError("`student` and `teacher` are the same model; pass two models.")
         alpha = check_fraction(alpha, "alpha")
-        temperature = check_temperature(temperature)
-        if isinstance(feature_weight, bool) or not float(feature_weight) >= 0.0:
-            raise ValueError(f"`feature_weight` must be a number >= 0, got {feature_weight!r}.")
+        temperature = kd_losses.check_temperature(temperature)
+        feature_weight = check_non_negative(feature_weight, "feature_weight")
         student_shape = output_shape(student, "student")
         teacher_shape = output_shape(teacher, "teacher")
         if student_shape is not None and teacher_shape is not None:
@@ -132,7 +127,7 @@ class Distiller(keras.Model):
         self.teacher.trainable = False
         self.alpha = alpha
         self.temperature = temperature
-        self.feature_weight = float(feature_weight)
+        self.feature_weight = feature_weight
         self._pairs = tuple(pairs)
         self._output_sample_shape = student_shape
         self._teacher_outputs = teacher_outputs
@@ -194,11 +189,17 @@ class Distiller(keras.Model):
     @property
     def metrics(self) -> list:
         """Loss trackers, then the compiled metrics."""
-        trackers = [self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker]
-        if self._pairs:
-            trackers.append(self.feature_loss_tracker)
+        trackers = self._trackers() if self._pairs else self._trackers()[:3]
         compiled = getattr(self, "compiled_metrics", None)
         return trackers + (list(compiled.metrics) if compiled is not None else [])
+
+    def _trackers(self) -> list:
+        return [
+            self.loss_tracker,
+            self.student_loss_tracker,
+            self.distillation_loss_tracker,
+            self.feature_loss_tracker,
+        ]
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
         """Return the student's outputs (``predict`` gives the student's logits)."""
@@ -224,10 +225,12 @@ class Distiller(keras.Model):
                     reference.shape[1:], logits.shape[1:], "teacher and student output shapes"
                 )
         if cached and VALUES in cached:
-            kd = top_k_kl_divergence(cached[VALUES], cached[INDICES], logits, self.temperature)
+            kd = kd_losses.top_k_kl_divergence(
+                cached[VALUES], cached[INDICES], logits, self.temperature
+            )
         else:
             teacher_logits = cached[LOGITS] if cached else tf.stop_gradient(teacher_logits)
-            kd = kl_divergence(teacher_logits, logits, self.temperature)
+            kd = kd_losses.kl_divergence(teacher_logits, logits, self.temperature)
         weights = 1.0 if sample_weight is None else expand_to(sample_weight, kd.shape.rank)
         terms = {"distillation_loss": per_sample(kd * weights)}
         y_clean, mask = None, None
@@ -248,7 +251,7 @@ class Distiller(keras.Model):
             total = terms["distillation_loss"]
         if self._pairs:
             per_pair = [
-                feature_loss(t, projection(s))
+                kd_losses.feature_loss(t, projection(s))
                 for t, s, projection in zip(
                     teacher_features, student_features, self.feature_projections, strict=True
                 )
@@ -265,17 +268,9 @@ class Distiller(keras.Model):
         return means, (y_clean, logits, mask, sample_weight)
 
     def _update_metrics(self, means: dict, outputs: tuple) -> dict:
-        trackers = {
-            t.name: t
-            for t in (
-                self.loss_tracker,
-                self.student_loss_tracker,
-                self.distillation_loss_tracker,
-                self.feature_loss_tracker,
-            )
-        }
-        for name, value in means.items():
-            trackers[name].update_state(value)
+        for tracker in self._trackers():
+            if tracker.name in means:
+                tracker.update_state(means[tracker.name])
         y_clean, logits, mask, sample_weight = outputs
         if y_clean is not None and self.compiled_metrics is not None:
             # Keras's own masking: unweighted metrics use the mask, weighted ones mask * weight.
@@ -339,6 +334,7 @@ class Distiller(keras.Model):
                 used with a cache. Raised before any training.
 
         Example:
+            >>> import numpy as np
             >>> from tf_green import models
             >>> d = Distiller(models.mlp(hidden=(4,)), models.mlp(hidden=(8,)))
             >>> d.compile(optimizer="adam")
@@ -376,10 +372,6 @@ class Distiller(keras.Model):
                 "deployment: distiller.student.save('student.h5')."
             )
         super().save(filepath, *args, **kwargs)
-
-    def get_compile_config(self) -> dict | None:
-        """Return the arguments of the last ``compile`` call, serialized (for ``.keras``)."""
-        return super().get_compile_config()
 
     def compile_from_config(self, config: dict) -> None:
         """Compile from :meth:`get_compile_config`'s output (used when loading ``.keras``)."""
