@@ -20,9 +20,7 @@ def test_failed_step_leaves_nothing(tmp_path, tiny_data):
             ]
         }
     )
-    with pytest.raises(
-        ValueError, match=r"source 'missing' is not a model.*known models: \['a'\]"
-    ):
+    with pytest.raises(ValueError, match=r"source 'missing' is not a model.*known models: \['a'\]"):
         run_recipe(recipe, tmp_path / "out", data=tiny_data, energy=False, progress=None)
     assert list(tmp_path.iterdir()) == []
 
@@ -74,3 +72,45 @@ def test_small_run_writes_models_tflite_and_report(tmp_path, tiny_data):
     assert any(line.startswith("prune pruned") for line in lines)
     assert (tmp_path / "run").stat().st_mode & 0o777 != 0o700  # staged with mkdtemp, shared after
     assert parse_recipe(tmp_path / "run" / "recipe.yaml").to_dict() == recipe.to_dict()
+
+
+@pytest.mark.slow
+def test_language_model_recipe_distills_prunes_exports_samples_and_benches(tmp_path):
+    recipe = parse_recipe(
+        {
+            "task": "slm",
+            "data": "python_docs",
+            "data_options": {"seq_len": 32, "max_chars": 20_000},
+            "steps": [
+                {"train": {"name": "teacher", "model": "tiny_lm", "d_model": 64, "epochs": 1}},
+                {
+                    "distill": {
+                        "name": "student",
+                        "teacher": "teacher",
+                        "model": "tiny_lm",
+                        "d_model": 32,
+                        "num_layers": 1,
+                        "epochs": 1,
+                    }
+                },
+                {"prune": {"name": "pruned", "source": "student", "sparsity": 0.5}},
+                {"export": {"sources": ["pruned"], "quantization": ["dynamic"]}},
+                {"sample": {"sources": ["teacher", "pruned_dynamic"], "max_new_tokens": 20}},
+                {
+                    "bench": {
+                        "baseline": "teacher",
+                        "metric": "perplexity",
+                        "repeats": 1,
+                        "max_metric_drop": 100.0,
+                    }
+                },
+            ],
+        }
+    )
+    result = run_recipe(recipe, tmp_path / "slm", energy=False, progress=None)
+    table = result.table.set_index("name")
+    assert table.loc["pruned_dynamic", "kind"] == "tflite-dynamic"
+    assert table.loc["student", "params"] < table.loc["teacher", "params"] / 4
+    assert 1.0 < table.loc["teacher", "metric_value"] < 120.0  # perplexity, vocab ~104
+    samples = (tmp_path / "slm" / "samples.md").read_text()
+    assert "## teacher" in samples and "## pruned_dynamic" in samples
