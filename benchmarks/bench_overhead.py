@@ -30,6 +30,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -44,7 +45,7 @@ import pandas as pd
 from _results import write_section
 from export import compute_bound_cnn
 
-from tf_green import datasets
+from tf_green import datasets, models
 from tf_green._keras import keras, tf
 
 if "--default-threads" not in sys.argv:
@@ -59,14 +60,7 @@ from tf_green.bench.report import markdown_table
 from tf_green.pruning import prune
 from tf_green.quantization import TFLiteModel, to_tflite
 
-
-def compile_classifier(model: keras.Model) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = functools.partial(models.compile_classifier, learning_rate=1e-3)
 
 
 def energy_text(meter: EnergyMeter) -> str:

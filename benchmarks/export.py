@@ -22,6 +22,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import lzma
 import os
@@ -67,13 +68,7 @@ def compute_bound_cnn(filters: int = 32, num_classes: int = 10) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"compute_bound_cnn_{filters}")
 
 
-def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = functools.partial(models.compile_classifier, learning_rate=1e-3)
 
 
 def zipped(content: bytes) -> int:

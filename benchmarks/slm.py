@@ -38,15 +38,6 @@ from tf_green._keras import keras
 from tf_green.bench.report import markdown_table
 
 
-def compile_lm(model: keras.Model, learning_rate: float) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
-
-
 def perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     logits = model.predict(x, batch_size=64, verbose=0)
     shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -75,7 +66,9 @@ def main() -> None:
     started = time.perf_counter()
 
     keras.utils.set_random_seed(0)
-    teacher = compile_lm(tg.models.tiny_lm(vocab, *teacher_shape, name="teacher"), lr_teacher)
+    teacher = tg.models.compile_classifier(
+        tg.models.tiny_lm(vocab, *teacher_shape, name="teacher"), lr_teacher
+    )
     with tg.EnergyMeter() as teacher_meter:
         teacher.fit(x, y, epochs=teacher_epochs, batch_size=32, verbose=0)
     ppl_teacher = perplexity(teacher, x_val, y_val)
@@ -84,7 +77,7 @@ def main() -> None:
     scratch_ppl, distilled_ppl, distilled_models, kd_energy = [], [], [], []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
-        scratch = compile_lm(tg.models.tiny_lm(vocab, *student_shape), lr_student)
+        scratch = tg.models.compile_classifier(tg.models.tiny_lm(vocab, *student_shape), lr_student)
         scratch.fit(x, y, epochs=student_epochs, batch_size=32, verbose=0)
         scratch_ppl.append(perplexity(scratch, x_val, y_val))
         keras.utils.set_random_seed(seed)

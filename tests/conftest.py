@@ -36,13 +36,7 @@ def digits_data():
     return datasets.digits(seed=0)
 
 
-def compile_classifier(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = models.compile_classifier
 
 
 @pytest.fixture

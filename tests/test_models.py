@@ -74,3 +74,11 @@ def test_position_embedding_config_is_complete():
     assert np.all(clone(tf.ones((1, 3, 4))).numpy() == 1.0)
     with pytest.raises(ValueError, match="max_length"):
         models.PositionEmbedding(max_length=0)
+
+
+def test_compile_classifier_compiles_for_logits():
+    model = models.compile_classifier(models.cnn(width=2), learning_rate=0.01)
+    assert model.loss.get_config()["from_logits"]
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    history = model.fit(np.zeros((4, 8, 8, 1)), np.arange(4), epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from tf_green._keras import keras, tf
 
-__all__ = ["PositionEmbedding", "cnn", "mlp", "tiny_lm", "with_fixed_length"]
+__all__ = ["PositionEmbedding", "cnn", "compile_classifier", "mlp", "tiny_lm", "with_fixed_length"]
 
 
 def cnn(
@@ -283,6 +283,32 @@ def with_fixed_length(model: keras.Model, seq_len: int | None = None) -> keras.M
     _check_positive(seq_len=seq_len)
     tokens = keras.Input(shape=(int(seq_len),), dtype="int32", name="tokens")
     return keras.Model(tokens, model(tokens), name=f"{model.name}_fixed{seq_len}")
+
+
+def compile_classifier(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
+    """Compile a logits model the way the reference models expect: Adam, sparse CE, accuracy.
+
+    Every model in this module outputs logits (no softmax), so the loss is
+    ``SparseCategoricalCrossentropy(from_logits=True)``; for :func:`tiny_lm` the accuracy is
+    next-token accuracy.
+
+    Args:
+        model: A model mapping inputs to logits.
+        learning_rate: Adam's learning rate.
+
+    Returns:
+        ``model``, compiled in place.
+
+    Example:
+        >>> compile_classifier(cnn(width=4)).loss.get_config()["from_logits"]
+        True
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
 
 
 def _check_positive(**values: int) -> None:

@@ -116,15 +116,6 @@ def _metered(ctx: _Context, work: Callable[[], Any]) -> tuple[Any, float]:
     return result, float(meter.energy_j or 0.0)
 
 
-def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
-
-
 def _build(args: dict, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
     kind, width = args["model"], args["width"]
     if kind == "cnn":
@@ -158,7 +149,7 @@ def _is_language_model(model: keras.Model) -> bool:
 def _train(ctx: _Context, step: Step) -> None:
     a = step.args
     (x, y), (x_val, y_val) = ctx.data
-    model = _compile(_build(a, x, ctx.num_classes, step), a["learning_rate"])
+    model = models.compile_classifier(_build(a, x, ctx.num_classes, step), a["learning_rate"])
     ctx.say(f"train {a['name']}: {model.count_params():,} params, {a['epochs']} epochs")
     _, joules = _metered(
         ctx,

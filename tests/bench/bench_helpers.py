@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tf_green import models
 from tf_green._keras import keras, tf
 
-
-def compile_classifier(model: keras.Model) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = models.compile_classifier
 
 
 def tflite_bytes(model: keras.Model, mode: str = "float32", x: np.ndarray | None = None) -> bytes:

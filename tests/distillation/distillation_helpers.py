@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tf_green import models
 from tf_green._keras import keras
 
-
-def compile_classifier(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = models.compile_classifier
 
 
 def copy_model(model: keras.Model) -> keras.Model:

@@ -8,14 +8,7 @@ import tensorflow_model_optimization as tfmot
 from tf_green import models
 from tf_green._keras import keras
 
-
-def compile_classifier(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = models.compile_classifier
 
 
 def prune(model, x, y, sparsity=0.9, epochs=1, strip=False):

@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 
@@ -7,14 +9,7 @@ from tf_green.quantization import TFLiteModel, qat, quantize, to_tflite
 from tf_green.quantization._flatbuffer import int8_weight_zero_fraction
 from tf_green.quantization._wrappers import has_pruning_wrappers, has_qat_wrappers, kernel_sparsity
 
-
-def compile_classifier(model):
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+compile_classifier = functools.partial(models.compile_classifier, learning_rate=1e-3)
 
 
 def _wrapped_layer_classes(model):
