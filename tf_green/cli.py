@@ -30,10 +30,11 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
     """The seed's workflow on embedded data, as a recipe mapping.
 
     ``digits``: train a CNN teacher -> prune it iteratively within a 1-point budget ->
-    distill a 50x smaller student -> prune the distilled student -> INT8 export of each ->
-    bench everything. ``slm``: the same on a character-level transformer LM trained on the
-    standard library's help text, exported with dynamic-range quantization (the builtin
-    INT8 op set cannot express the attention mask's CAST), plus generated samples.
+    distill a cnn(24) student (24x fewer parameters) -> prune the distilled student ->
+    INT8 export of each -> bench everything. ``slm``: the same on a character-level
+    transformer LM trained on the standard library's help text, exported with dynamic-range
+    quantization (full INT8 activations through LayerNorm and softmax ruin its perplexity;
+    see benchmarks/RESULTS.md), plus generated samples.
 
     Args:
         task: ``"digits"`` or ``"slm"``.
@@ -74,7 +75,7 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
                 "distill": {
                     "name": "student",
                     "teacher": "teacher",
-                    "width": 16,
+                    "width": 24,
                     "epochs": 6 if quick else 30,
                 }
             },
