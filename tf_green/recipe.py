@@ -47,7 +47,11 @@ _TOP_LEVEL = {
 }
 
 #: Each step's keys and defaults; ``REQUIRED`` marks keys without a default. A default's
-#: type is the type the key must have (ints are accepted where floats are expected).
+#: type is the type the key must have (ints are accepted where floats are expected; a single
+#: value where a list is expected). ``prune`` with a non-empty ``sparsities`` list runs
+#: ``tg.pruning.iterative`` (``epochs`` per step) and ignores ``sparsity``. ``distill`` builds
+#: the student from ``model``/``width``/``d_model``... unless ``student`` names a model made by
+#: an earlier step, whose architecture is then copied with fresh weights.
 STEP_SPECS: dict[str, dict[str, Any]] = {
     "train": {
         "name": REQUIRED,
