@@ -186,3 +186,19 @@ def test_distill_command(capsys, tmp_path, saved_model, small_data):
     assert code == 0, err
     distilled = keras.models.load_model(tmp_path / "d" / "student_distilled.keras")
     assert distilled.count_params() == models.cnn(width=2).count_params()
+
+
+def test_demo_recipes_are_valid_and_quick_is_smaller():
+    from tf_green.recipe import parse_recipe
+
+    for task in ("digits", "slm"):
+        full = parse_recipe(cli.demo_recipe(task))
+        quick = parse_recipe(cli.demo_recipe(task, quick=True))
+        assert [s.kind for s in full.steps] == [s.kind for s in quick.steps]
+        epochs = [s.args.get("epochs", 0) for s in full.steps]
+        assert sum(s.args.get("epochs", 0) for s in quick.steps) < sum(epochs)
+    slm = parse_recipe(cli.demo_recipe("slm"))
+    assert slm.data == "python_docs"
+    assert "dynamic" in next(s for s in slm.steps if s.kind == "export").args["quantization"]
+    with pytest.raises(ValueError, match="'digits' or 'slm'"):
+        cli.demo_recipe("imagenet")
