@@ -65,6 +65,7 @@ def test_demo_runs_offline_and_writes_only_its_out_dir(
     written = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"report.md", "results.csv", "tradeoff.png", "recipe.yaml"} <= written
     assert {"teacher_int8.tflite", "student_pruned_int8.tflite"} <= written
+    assert "teacher_pruned_iterative.csv" in written  # the sparsity steps tried
     report = (tmp_path / "demo" / "report.md").read_text()
     for variant in ("teacher", "teacher_pruned", "student", "student_pruned_int8"):
         assert f"| {variant} |" in report

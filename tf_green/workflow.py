@@ -200,7 +200,8 @@ def _prune(ctx: _Context, step: Step) -> None:
                 max_accuracy_drop=a["max_accuracy_drop"],
             ),
         )
-        ctx.outputs[f"{a['name']}_history"] = result.history
+        # The sparsity steps tried, their metric and whether each was kept, for review.
+        result.history.to_csv(ctx.staging / f"{a['name']}_iterative.csv", index=False)
         model = result.model
     else:
         ctx.say(f"prune {a['name']}: target sparsity {a['sparsity']}")
