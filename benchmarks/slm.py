@@ -4,11 +4,13 @@ Teacher: ``tiny_lm(vocab, d_model=128, num_layers=4, num_heads=4)`` (~828k param
 trained here on the standard library's help text (``tg.datasets.python_docs``, ~465k
 characters; the last 10% held out). Student: ``tiny_lm(vocab, 48, 2, 4)`` (~70k parameters,
 ~12x fewer). Both arms of the student comparison (trained from scratch on the labels, and
-distilled with ``tg.distill``: T=2, alpha=0.1, cached teacher logits) get the same optimizer,
-learning rate, epochs and seeds. The distilled student (seed 0) is then pruned to 50% with
-``tg.prune`` and exported with ``tg.to_tflite(quantization="dynamic")`` (full INT8 is not
-possible: the builtin INT8 op set has no kernel for the attention mask's CAST; to_tflite
-says so). ``tg.Bench`` measures all variants with perplexity as the metric.
+distilled with ``tg.distill``: T=1, alpha=0.5, cached teacher logits; chosen by the sweep
+in RESULTS.md) get the same optimizer, learning rate, epochs and seeds. The distilled
+student (seed 0) is then pruned to 50% with ``tg.prune`` and exported with
+``tg.to_tflite(quantization="dynamic")``. Full INT8 also converts once the sequence length
+is static (``tg.models.with_fixed_length``), and is benched too, but 8-bit activations
+through LayerNorm and softmax ruin the perplexity. ``tg.Bench`` measures all variants with
+perplexity as the metric.
 
 Energy per 1k generated tokens: generation without a KV cache runs one batch-1 forward
 pass over the (sliding) 64-token context per generated token, so the bench's energy per 1k
@@ -89,8 +91,8 @@ def main() -> None:
                 x,
                 y,
                 epochs=student_epochs,
-                alpha=0.1,
-                temperature=2.0,
+                alpha=0.5,
+                temperature=1.0,
                 optimizer=keras.optimizers.Adam(lr_student),
                 batch_size=32,
             )

@@ -140,8 +140,8 @@ def _slm_recipe(quick: bool, seed: int) -> dict:
                     "model": "tiny_lm",
                     **student,
                     "epochs": 2 if quick else 10,
-                    "alpha": 0.1,
-                    "temperature": 2.0,
+                    "alpha": 0.5,
+                    "temperature": 1.0,
                     "learning_rate": 3e-3,
                 }
             },
