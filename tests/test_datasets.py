@@ -80,6 +80,12 @@ def test_python_docs_is_real_text_and_deterministic():
     assert a.vocab.decode(a.x_train[0]) == first[:64]
 
 
+def test_python_docs_vocabulary_does_not_depend_on_max_chars():
+    vocab = datasets.python_docs_vocabulary()
+    assert vocab == datasets.python_docs(seq_len=8, max_chars=1_000).vocab
+    assert len(vocab) == len(datasets.python_docs(seq_len=8).vocab)
+
+
 def test_python_docs_bad_input():
     with pytest.raises(ValueError, match="level"):
         datasets.python_docs(level="word")

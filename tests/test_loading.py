@@ -60,6 +60,11 @@ def test_bad_model_paths(tmp_path):
         loading.load_model(not_a_model)
     with pytest.raises(ValueError, match="not a Keras SavedModel"):
         loading.load_model(tmp_path)
+    archive = tmp_path / "data.keras"
+    np.savez(archive, x=np.zeros(2))
+    (tmp_path / "data.keras.npz").rename(archive)
+    with pytest.raises(ValueError, match=r"zip archive but not a \.keras model"):
+        loading.load_model(archive)
     weights_only = tmp_path / "w.weights.h5"
     models.mlp(hidden=(4,)).save_weights(weights_only)
     with pytest.raises(ValueError, match="weights only"):

@@ -79,14 +79,7 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
                     "epochs": 6 if quick else 30,
                 }
             },
-            {
-                "prune": {
-                    "name": "student_pruned",
-                    "source": "student",
-                    "sparsity": 0.5,
-                    "epochs": 2 if quick else 3,
-                }
-            },
+            _prune_student(quick),
             {
                 "export": {
                     "sources": ["teacher", "teacher_pruned", "student", "student_pruned"],
@@ -104,6 +97,17 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
                 }
             },
         ],
+    }
+
+
+def _prune_student(quick: bool) -> dict:
+    return {
+        "prune": {
+            "name": "student_pruned",
+            "source": "student",
+            "sparsity": 0.5,
+            "epochs": 2 if quick else 3,
+        }
     }
 
 
@@ -145,14 +149,7 @@ def _slm_recipe(quick: bool, seed: int) -> dict:
                     "learning_rate": 3e-3,
                 }
             },
-            {
-                "prune": {
-                    "name": "student_pruned",
-                    "source": "student",
-                    "sparsity": 0.5,
-                    "epochs": 2 if quick else 3,
-                }
-            },
+            _prune_student(quick),
             {
                 "export": {
                     "sources": ["teacher", "student", "student_pruned"],

@@ -21,7 +21,14 @@ import numpy as np
 
 from tf_green._keras import tf
 
-__all__ = ["TextCorpus", "Vocabulary", "as_dataset", "digits", "python_docs"]
+__all__ = [
+    "TextCorpus",
+    "Vocabulary",
+    "as_dataset",
+    "digits",
+    "python_docs",
+    "python_docs_vocabulary",
+]
 
 UNKNOWN_TOKEN = "\ufffd"
 
@@ -229,6 +236,22 @@ def _python_docs_text() -> str:
     return "\n\n".join(topics[name] for name in sorted(topics))
 
 
+def python_docs_vocabulary() -> Vocabulary:
+    """The character vocabulary of :func:`python_docs`, without building any windows.
+
+    It is built from the whole text, so it is the same whatever ``max_chars`` a corpus used:
+    a model trained on any :func:`python_docs` corpus decodes with it.
+
+    Returns:
+        The :class:`Vocabulary`.
+
+    Example:
+        >>> python_docs_vocabulary() == python_docs(seq_len=8, max_chars=1_000).vocab
+        True
+    """
+    return Vocabulary.from_text(_python_docs_text())
+
+
 def _windows(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     count = (len(ids) - 1) // seq_len
     starts = np.arange(count) * seq_len
@@ -282,7 +305,7 @@ def python_docs(
     text = _python_docs_text()
     if max_chars is not None:
         text = text[:max_chars]
-    vocab = Vocabulary.from_text(_python_docs_text())
+    vocab = python_docs_vocabulary()
     ids = vocab.encode(text)
     split = int(len(ids) * (1.0 - validation_split))
     if split < seq_len + 1 or len(ids) - split < seq_len + 1:

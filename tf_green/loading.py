@@ -65,6 +65,11 @@ def _configs(path: pathlib.Path) -> Iterator[Any]:
             yield json.loads(node.metadata or "{}")
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ValueError(
+                    f"`model` file {str(path)!r} is a zip archive but not a .keras model (no "
+                    "config.json); save the model with `model.save(path)`."
+                )
             yield json.loads(archive.read("config.json"))
     else:
         import h5py

@@ -334,11 +334,11 @@ def _bench(ctx: _Context, step: Step) -> None:
 
 
 def _sample(ctx: _Context, step: Step) -> None:
-    from tf_green.datasets import python_docs
+    from tf_green.datasets import python_docs_vocabulary
     from tf_green.generation import generate
 
     a = step.args
-    vocab = python_docs(seq_len=2, max_chars=10_000).vocab
+    vocab = python_docs_vocabulary()
     lines = [f"# Samples\n\nPrompt: `{a['prompt']!r}`, temperature {a['temperature']}.\n"]
     sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
     for source in sources:
