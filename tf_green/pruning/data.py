@@ -2,7 +2,11 @@
 
 Accepted like ``Model.fit``: arrays (numpy, lists, tensors, or dicts of them for
 multi-input models) with ``y``, or a ``tf.data.Dataset`` of ``(x, y)`` batches (``y``
-None). Errors name the argument and say how to fix it.
+None). Errors name the argument and say how to fix it. Given the model (and its loss),
+the data is also checked with :mod:`tf_green._input_checks`: NaN/inf values are refused
+(arrays up front, datasets batch by batch as training consumes them), class-id labels are
+checked against the loss (one-hot rows become ids for a sparse loss), and a dataset of
+single samples is batched with ``batch_size``.
 
 Example:
     >>> import numpy as np
@@ -19,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from tf_green._keras import tf
+from tf_green._input_checks import batch_if_unbatched, check_finite, check_labels, has_targets
+from tf_green._keras import keras, tf
 
 __all__ = ["FitData", "count_samples", "inspect_data", "inspect_validation"]
 
@@ -86,6 +91,8 @@ def inspect_data(
     *,
     batch_size: int = 32,
     steps_per_epoch: int | None = None,
+    model: keras.Model | None = None,
+    loss: Any = None,
 ) -> FitData:
     """Check training data like ``Model.fit`` would and count its steps per epoch.
 
@@ -95,14 +102,21 @@ def inspect_data(
         batch_size: Batch size for arrays, >= 1.
         steps_per_epoch: Batches per epoch, required for an infinite dataset (as in fit);
             for finite data it caps the epoch.
+        model: The model the data trains (optional): a dataset of single samples is then
+            batched with ``batch_size``, a dataset without targets is refused, and array
+            labels are checked against ``loss`` and the model's output.
+        loss: The loss training uses (for the label checks); None skips them.
 
     Returns:
-        The checked data.
+        The checked data; ``x``/``y`` as ``fit`` should get them (a dataset batched and
+        wrapped in its finite check, one-hot labels as ids for a sparse loss).
 
     Raises:
         TypeError: If ``x`` is of an unsupported type.
         ValueError: On missing or empty data, ``y`` with a dataset, mismatched lengths,
-            an infinite dataset without ``steps_per_epoch``, or a bad ``batch_size``.
+            an infinite dataset without ``steps_per_epoch``, a bad ``batch_size``, NaN or
+            inf values (argument and index named), labels the loss cannot take, or a
+            dataset without targets.
 
     Example:
         >>> ds = tf.data.Dataset.from_tensor_slices((np.zeros((10, 2)), np.zeros(10)))
@@ -129,9 +143,17 @@ def inspect_data(
             raise ValueError(
                 "`y` must be None when `x` is a tf.data.Dataset: the dataset yields (x, y)."
             )
+        if model is not None:
+            x = batch_if_unbatched(x, model, batch_size, "x")
+            if not has_targets(x):
+                raise ValueError(
+                    "`x` is a tf.data.Dataset of inputs only, but fine-tuning needs targets: "
+                    "yield (x, y) pairs, e.g. tf.data.Dataset.zip((inputs, labels)), or pass "
+                    "arrays `x` and `y`."
+                )
         batches = _dataset_batches(x, steps_per_epoch)
         steps = min(batches, steps_per_epoch) if steps_per_epoch else batches
-        return FitData(x, None, steps, None)
+        return FitData(check_finite(x, "x"), None, steps, None)
     num = count_samples(x, "x")
     if num == 0:
         raise ValueError("`x` is empty (0 samples); pass the training data to fine-tune on.")
@@ -142,28 +164,60 @@ def inspect_data(
     num_y = count_samples(y, "y")
     if num_y != num:
         raise ValueError(f"`x` has {num} samples but `y` has {num_y}; they must match.")
+    check_finite(x, "x")
+    check_finite(y, "y")
+    if model is not None:
+        y = check_labels(y, loss, _output_shape(model), "y")
     steps = math.ceil(num / batch_size)
     return FitData(x, y, min(steps, steps_per_epoch) if steps_per_epoch else steps, num)
 
 
-def inspect_validation(validation_data: Any) -> None:
+def _output_shape(model: keras.Model) -> Any:
+    try:
+        shape = model.output_shape
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    return tuple(shape) if isinstance(shape, tuple) else None
+
+
+def inspect_validation(
+    validation_data: Any,
+    *,
+    model: keras.Model | None = None,
+    loss: Any = None,
+    batch_size: int = 32,
+) -> Any:
     """Check ``validation_data`` (a dataset, or an ``(x, y)`` tuple) is usable and not empty.
 
     Args:
         validation_data: None, a ``tf.data.Dataset``, or ``(x, y)``/``(x, y, weights)``.
+        model: The model it evaluates (optional): a dataset of single samples is then
+            batched, and labels are checked against ``loss`` as in :func:`inspect_data`.
+        loss: The loss training uses (for the label checks).
+        batch_size: Batch size for a dataset of single samples.
+
+    Returns:
+        The validation data as ``fit`` should get it (NaN/inf checked, see
+        :func:`inspect_data`).
 
     Raises:
         TypeError: If it has another type.
-        ValueError: If it is empty or its parts have different lengths.
+        ValueError: If it is empty, its parts have different lengths, it holds NaN or
+            inf, or its labels do not fit the loss.
 
     Example:
-        >>> inspect_validation((np.zeros((3, 2)), np.zeros(3)))
+        >>> inspect_validation((np.zeros((3, 2)), np.zeros(3)))[1].shape
+        (3,)
     """
     if validation_data is None:
-        return
+        return None
     if isinstance(validation_data, tf.data.Dataset):
+        if model is not None:
+            validation_data = batch_if_unbatched(
+                validation_data, model, batch_size, "validation_data"
+            )
         _dataset_batches(validation_data, None, "validation_data", allow_infinite=True)
-        return
+        return check_finite(validation_data, "validation_data")
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise TypeError(
             "`validation_data` must be a tf.data.Dataset or a tuple (x_val, y_val), got "
@@ -176,6 +230,12 @@ def inspect_validation(validation_data: Any) -> None:
         raise ValueError(
             f"the parts of `validation_data` have different lengths: {sorted(lengths)}."
         )
+    parts = list(validation_data)
+    for index, part in enumerate(parts):
+        check_finite(part, f"validation_data[{index}]")
+    if model is not None:
+        parts[1] = check_labels(parts[1], loss, _output_shape(model), "validation_data[1]")
+    return tuple(parts)
 
 
 def _dataset_batches(

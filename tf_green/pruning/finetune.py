@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from tf_green._input_checks import StopOnNonFiniteLoss, data_errors
 from tf_green._keras import keras, tf
 from tf_green.pruning.api import (
     check_graph_model,
@@ -97,8 +98,14 @@ def prune(
 
     Args:
         model: A trained, built Sequential or functional tf_keras model.
-        x: Training inputs (arrays, with ``y``) or a ``tf.data.Dataset`` of ``(x, y)``.
-        y: Training targets for array ``x``; None for a dataset.
+        x: Training inputs (arrays, with ``y``) or a ``tf.data.Dataset`` of ``(x, y)``
+            batches (a dataset of single samples is batched with ``batch_size``). NaN/inf
+            values are refused: arrays before anything trains, a dataset at the batch
+            that holds them (``fit`` consumes it once; no extra pass).
+        y: Training targets for array ``x``; None for a dataset. With a sparse loss
+            (``SparseCategoricalCrossentropy``) class ids in ``[0, classes)``; exactly
+            one-hot rows are accepted too and turned into ids (soft labels need
+            ``loss=keras.losses.CategoricalCrossentropy(...)``).
         target_sparsity: Fraction of each selected weight tensor set to zero, in [0, 1).
         initial_sparsity: Sparsity at the first mask update for ``"polynomial"``.
         schedule: ``"polynomial"``, ``"constant"`` (TFMOT ``ConstantSparsity``, from the
@@ -134,7 +141,12 @@ def prune(
         ValueError: For a sparsity outside [0, 1), a bad ``structure``, a ``layers`` that
             selects nothing or names a missing layer, an unprunable layer selected by name,
             empty data, too few epochs to reach the target, or an uncompiled model without
-            ``optimizer``/``loss``. Nothing is trained or written before these checks.
+            ``optimizer``/``loss``; for NaN/inf in the data (naming the argument and the
+            first bad index), labels the loss cannot take (naming the value and the number
+            of classes), or a dataset without targets. Nothing is trained or written
+            before these checks (a dataset's NaN is found at its batch, and stops
+            training). :class:`tf_green._input_checks.NonFiniteLossError` (a ValueError)
+            if the loss becomes NaN or inf while training; no model is returned then.
 
     Example:
         >>> pruned = prune(model, x, y, target_sparsity=0.8, epochs=3,
@@ -147,8 +159,18 @@ def prune(
     target_sparsity = check_sparsity(target_sparsity, "target_sparsity")
     initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity")
     m_by_n = parse_structure(structure)
-    data = inspect_data(x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch)
-    inspect_validation(validation_data)
+    train_loss = loss if loss is not None else getattr(model, "loss", None)
+    data = inspect_data(
+        x,
+        y,
+        batch_size=batch_size,
+        steps_per_epoch=steps_per_epoch,
+        model=model,
+        loss=train_loss,
+    )
+    validation_data = inspect_validation(
+        validation_data, model=model, loss=train_loss, batch_size=batch_size
+    )
     plan = select_layers(model, layers, m_by_n)
     if m_by_n is None:
         base = make_schedule(
@@ -195,20 +217,21 @@ def prune(
     with resolve_strategy(strategy).scope():
         wrapped = wrap_layers(model, schedules, m_by_n)
         compile_like(wrapped, model, optimizer=optimizer, loss=loss, metrics=metrics, required=True)
-    fit_callbacks = pruning_callbacks()
+    fit_callbacks = [StopOnNonFiniteLoss(), *pruning_callbacks()]
     if run is not None:
         run.start()
         fit_callbacks += run.callbacks()
-    history = wrapped.fit(
-        data.x,
-        data.y,
-        batch_size=batch_size if data.num_samples is not None else None,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=fit_callbacks + extra,
-        verbose=verbose,
-    )
+    with data_errors():
+        history = wrapped.fit(
+            data.x,
+            data.y,
+            batch_size=batch_size if data.num_samples is not None else None,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            callbacks=fit_callbacks + extra,
+            verbose=verbose,
+        )
     result = strip(wrapped)
     logs = run.history() if run is not None else history.history
     result.pruning_history = PruningHistory({k: list(v) for k, v in logs.items()})

@@ -131,7 +131,12 @@ def iterative(
             f"`epochs_per_step`={epochs_per_step} is too few: each step ramps the sparsity "
             "for epochs_per_step - 1 epochs and recovers in the last; pass >= 2."
         )
-    inspect_validation(validation_data)
+    validation_data = inspect_validation(
+        validation_data,
+        model=model,
+        loss=loss if loss is not None else getattr(model, "loss", None),
+        batch_size=batch_size,
+    )
     if validation_data is None:
         raise ValueError("`validation_data` is required: it measures the metric at each step.")
     if isinstance(optimizer, keras.optimizers.Optimizer):  # a fresh one for every step
