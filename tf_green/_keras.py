@@ -29,6 +29,7 @@ import tf_keras as keras
 
 __all__ = [
     "ENGINE",
+    "KERAS3_REBUILD_ADVICE",
     "is_keras3_model",
     "is_tf_keras_model",
     "keras",
@@ -38,11 +39,18 @@ __all__ = [
 
 ENGINE = "tf_keras"
 
+# Checked by running it: a Keras 3 config does not rebuild in tf_keras (`batch_shape` and other
+# Keras 3 keys are unknown there), but weights copy over in order to the same architecture.
+KERAS3_REBUILD_ADVICE = (
+    "Rebuild the same architecture with `import tf_keras as keras` (or "
+    "`tf_green._keras.keras`) and copy the weights over in order: "
+    "`new.set_weights(old.get_weights())` with both models in one process, or "
+    "`old.save_weights('m.weights.h5')` in Keras 3 then `new.load_weights('m.weights.h5')`."
+)
+
 _KERAS3_HINT = (
     "tf_green's engine is Keras 2 (tf_keras) with TFMOT, which cannot handle Keras 3 models. "
-    "Build the model with `import tf_keras as keras` (or `tf_green._keras.keras`), or rebuild it "
-    "from its config: `tf_keras.Model.from_config(model.get_config())` for plain layers, "
-    "then copy weights with `new.set_weights(model.get_weights())`."
+    + KERAS3_REBUILD_ADVICE
 )
 
 

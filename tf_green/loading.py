@@ -1,11 +1,12 @@
 """Load models and data sets that users name on the command line or in a recipe.
 
-Model files are untrusted input. A ``Lambda`` layer carries Python code: the ``.keras``
-format stores it as marshalled bytecode that Keras' ``safe_mode`` refuses, but ``.h5`` files
-and SavedModel directories are loaded by tf_keras' legacy path, where ``safe_mode`` does not
-apply and the bytecode runs while the model is rebuilt. :func:`load_model` therefore reads the
-model's config *before* deserializing anything and refuses code-carrying layers in every
-format unless the caller opts in with ``unsafe_deserialization=True``.
+Model files are untrusted input. Before anything is deserialized, :func:`load_model` decides the
+file's format from its bytes (refusing polyglots and suffixes that disagree), checks its declared
+sizes (:class:`tf_green.model_files.Limits`), names Keras 3 files, and scans every config and, for
+a SavedModel, every graph function (:mod:`tf_green.model_scan`). It then loads exactly the bytes
+it scanned with the loader for that format. ``Lambda`` code, references outside
+Keras/tf_keras/tf_green and graph ops that touch files or run Python are refused unless the
+caller opts in with ``unsafe_deserialization=True``.
 
 Example:
     >>> from tf_green.loading import load_data
@@ -16,145 +17,134 @@ Example:
 
 from __future__ import annotations
 
-import json
+import io
 import pathlib
+import tempfile
 import zipfile
-from collections.abc import Iterator
-from typing import Any
 
+import h5py
 import numpy as np
 
 from tf_green import datasets
 from tf_green._keras import keras
+from tf_green.model_files import Limits, ModelFile, read_model_file
+from tf_green.model_scan import CODE_CARRYING_LAYERS, config_findings, graph_findings
 
 __all__ = ["CODE_CARRYING_LAYERS", "code_carrying_layers", "load_data", "load_model"]
 
-CODE_CARRYING_LAYERS = frozenset({"Lambda"})
 NPZ_KEYS = ("x_train", "y_train", "x_val", "y_val")
 EMBEDDED_DATA = ("digits", "python_docs")
+_LIMITS = Limits()
 
 
-def _walk_layers(config: Any) -> Iterator[tuple[str, str]]:
-    """Yield (class_name, layer name) for every object with a class_name in a config tree."""
-    if isinstance(config, dict):
-        if "class_name" in config:
-            inner = config.get("config")
-            name = inner.get("name", "?") if isinstance(inner, dict) else "?"
-            yield str(config["class_name"]), str(name)
-        for value in config.values():
-            yield from _walk_layers(value)
-    elif isinstance(config, list):
-        for value in config:
-            yield from _walk_layers(value)
+def _findings(model_file: ModelFile) -> list[str]:
+    found: list[str] = []
+    for _, config in model_file.configs:
+        found.extend(entry for entry in config_findings(config) if entry not in found)
+    if model_file.saved_model is not None:
+        found.extend(graph_findings(model_file.saved_model))
+    return found
 
 
-def _configs(path: pathlib.Path) -> Iterator[Any]:
-    """Yield the JSON configs stored in a saved model, without deserializing any layer."""
-    if path.is_dir():
-        metadata_path = path / "keras_metadata.pb"
-        if not metadata_path.exists():
-            raise ValueError(
-                f"`model` directory {str(path)!r} is not a Keras SavedModel (no "
-                "keras_metadata.pb); save it with `model.save(dir, save_format='tf')`."
-            )
-        from tf_keras.protobuf import saved_metadata_pb2
+def code_carrying_layers(
+    path: str | pathlib.Path,
+    *,
+    max_config_bytes: int = _LIMITS.max_config_bytes,
+    max_archive_bytes: int = _LIMITS.max_archive_bytes,
+    max_compression_ratio: float = _LIMITS.max_compression_ratio,
+) -> list[str]:
+    """List what in a saved model would run code that is not Keras' own, without loading it.
 
-        metadata = saved_metadata_pb2.SavedMetadata()
-        metadata.ParseFromString(metadata_path.read_bytes())
-        for node in metadata.nodes:
-            yield json.loads(node.metadata or "{}")
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "config.json" not in archive.namelist():
-                raise ValueError(
-                    f"`model` file {str(path)!r} is a zip archive but not a .keras model (no "
-                    "config.json); save the model with `model.save(path)`."
-                )
-            yield json.loads(archive.read("config.json"))
-    else:
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as h5:
-                raw = h5.attrs.get("model_config")
-        except OSError as error:
-            raise ValueError(
-                f"`model` file {str(path)!r} is not a Keras model (.keras zip, .h5 or SavedModel "
-                f"directory): {error}"
-            ) from None
-        if raw is None:
-            raise ValueError(
-                f"`model` file {str(path)!r} holds weights only, not a model; save the whole "
-                "model with `model.save(path)`."
-            )
-        yield json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-
-
-def code_carrying_layers(path: str | pathlib.Path) -> list[str]:
-    """List the layers of a saved model that carry Python code, without loading it.
+    That is ``Lambda`` layers, references to modules or names outside Keras, tf_keras and
+    tf_green, TF-op layers calling file or Python ops, and (SavedModel) graph ops that touch
+    files, processes or Python.
 
     Args:
         path: A ``.keras`` file, an ``.h5`` file or a SavedModel directory.
+        max_config_bytes: Largest JSON config read (see :class:`~tf_green.model_files.Limits`).
+        max_archive_bytes: Largest file, unpacked archive or HDF5 array total.
+        max_compression_ratio: Largest expansion of a zip member or HDF5 dataset of 1 MiB+.
 
     Returns:
-        ``"<layer name> (<class>)"`` for each code-carrying layer; empty if none.
+        One line per finding, e.g. ``"evil (Lambda)"``; empty if none.
 
     Raises:
-        ValueError: If ``path`` is missing or is not a saved Keras model.
+        ValueError: If ``path`` is missing, is not a Keras model, is a polyglot, has a suffix
+            that disagrees with its bytes, breaks a size limit, or was saved by Keras 3.
 
     Example:
         >>> code_carrying_layers("model.keras")  # doctest: +SKIP
         ['scale (Lambda)']
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise ValueError(f"`model` path {str(path)!r} does not exist.")
-    found = []
-    for config in _configs(path):
-        for class_name, name in _walk_layers(config):
-            entry = f"{name} ({class_name})"
-            if class_name in CODE_CARRYING_LAYERS and entry not in found:
-                found.append(entry)
-    return found
+    limits = Limits(max_config_bytes, max_archive_bytes, max_compression_ratio)
+    return _findings(read_model_file(path, limits))
+
+
+def _load(model_file: ModelFile, compile: bool, unsafe: bool) -> keras.Model:
+    if model_file.kind == "hdf5":
+        with h5py.File(io.BytesIO(model_file.data), "r") as h5:
+            return keras.models.load_model(h5, compile=compile)
+    if model_file.kind == "keras":
+        with tempfile.TemporaryDirectory(prefix="tf_green_load_") as tmp:
+            copy = pathlib.Path(tmp) / "model.keras"
+            copy.write_bytes(model_file.data)
+            return keras.models.load_model(copy, compile=compile, safe_mode=not unsafe)
+    return keras.models.load_model(model_file.path, compile=compile)
 
 
 def load_model(
-    path: str | pathlib.Path, *, unsafe_deserialization: bool = False, compile: bool = True
+    path: str | pathlib.Path,
+    *,
+    unsafe_deserialization: bool = False,
+    compile: bool = True,
+    max_config_bytes: int = _LIMITS.max_config_bytes,
+    max_archive_bytes: int = _LIMITS.max_archive_bytes,
+    max_compression_ratio: float = _LIMITS.max_compression_ratio,
 ) -> keras.Model:
     """Load a tf_keras model from ``.keras``, ``.h5`` or a SavedModel directory, safely.
 
+    The file's format is decided from its bytes, its sizes are checked and its configs and
+    graph are scanned (:func:`code_carrying_layers`) before anything is deserialized; then the
+    very bytes that were scanned are loaded.
+
     Args:
         path: The saved model.
-        unsafe_deserialization: Allow layers that carry Python code (``Lambda``). Only for
-            files you trust: their code runs while the model loads.
+        unsafe_deserialization: Allow what runs code: ``Lambda`` layers, references to modules
+            outside Keras/tf_keras/tf_green, and SavedModel graph ops that touch files or run
+            Python. Only for files you trust. The size limits below still apply.
         compile: Restore the training configuration saved with the model.
+        max_config_bytes: Largest JSON config read (64 MiB by default).
+        max_archive_bytes: Largest file, total unpacked ``.keras`` archive or HDF5 array
+            total (4 GiB by default).
+        max_compression_ratio: Largest expansion of a zip member or HDF5 dataset of 1 MiB or
+            more (100 by default).
 
     Returns:
         The loaded model.
 
     Raises:
-        ValueError: If ``path`` is missing, is not a Keras model, or carries code and
-            ``unsafe_deserialization`` is False.
+        ValueError: If ``path`` is missing, is not a Keras model, parses as two formats, has
+            a suffix that disagrees with its bytes, breaks a size limit (named in the message),
+            was saved by Keras 3, or runs code and ``unsafe_deserialization`` is False.
 
     Example:
         >>> model = load_model("baseline.keras")  # doctest: +SKIP
     """
-    path = pathlib.Path(path)
-    risky = code_carrying_layers(path)
-    if risky and not unsafe_deserialization:
-        raise ValueError(
-            f"`model` {str(path)!r} contains layers that carry Python code: {', '.join(risky)}. "
-            "Loading it would run that code. If you trust the file, pass "
-            "unsafe_deserialization=True (--unsafe-deserialization on the command line); "
-            "otherwise replace the Lambda layers with registered custom layers."
-        )
-    try:
-        if path.suffix == ".keras":
-            return keras.models.load_model(
-                path, compile=compile, safe_mode=not unsafe_deserialization
+    limits = Limits(max_config_bytes, max_archive_bytes, max_compression_ratio)
+    model_file = read_model_file(path, limits)
+    path = model_file.path
+    if not unsafe_deserialization:
+        risky = _findings(model_file)
+        if risky:
+            raise ValueError(
+                f"`model` {str(path)!r} holds what would run code that is not Keras' own: "
+                f"{'; '.join(risky)}. Loading it would run that code. If you trust the file, "
+                "pass unsafe_deserialization=True (--unsafe-deserialization on the command "
+                "line); otherwise replace Lambda layers with registered custom layers."
             )
-        return keras.models.load_model(path, compile=compile)
-    except (OSError, ValueError, TypeError) as error:
+    try:
+        return _load(model_file, compile, unsafe_deserialization)
+    except (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(f"`model` {str(path)!r} could not be loaded: {error}") from error
 
 
@@ -213,7 +203,21 @@ def load_data(
                 f"`data` file {str(path)!r} lacks the arrays {missing}; it must hold "
                 f"{list(NPZ_KEYS)} (np.savez(path, x_train=..., y_train=..., ...))."
             )
-        arrays = {key: archive[key] for key in NPZ_KEYS}
+        arrays = {}
+        for key in NPZ_KEYS:
+            try:
+                arrays[key] = archive[key]
+            except ValueError as error:
+                if "allow_pickle" not in str(error):
+                    raise ValueError(
+                        f"`data` file {str(path)!r}: array {key!r} is unreadable: {error}"
+                    ) from None
+                raise ValueError(
+                    f"`data` file {str(path)!r}: array {key!r} holds Python objects, which "
+                    "would need pickle to load (pickle can run code), so it is refused. Save "
+                    "numeric arrays: np.savez(path, x_train=np.asarray(x, dtype=np.float32), "
+                    "...)."
+                ) from None
     for split in ("train", "val"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise ValueError(
