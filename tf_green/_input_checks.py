@@ -132,7 +132,7 @@ def _finite_dataset(dataset: tf.data.Dataset, argument: str) -> tf.data.Dataset:
         with tf.control_dependencies(asserts):
             return tf.nest.map_structure(tf.identity, element)
 
-    return dataset.enumerate().map(check, deterministic=True)
+    return dataset.enumerate().map(check)
 
 
 @contextlib.contextmanager

@@ -16,8 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._input_checks import (
+    StopOnNonFiniteLoss,
+    batch_if_unbatched,
+    check_finite,
+    data_errors,
+)
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.distillation._labels import check_label_array
+from tf_green.distillation._regression import fit_regression, infer_task
 from tf_green.distillation.cache import cache_teacher
 from tf_green.distillation.distiller import Distiller
 from tf_green.distillation.teacher_cache import TeacherCache
@@ -50,6 +57,15 @@ def _student_loss(loss: Any, y: Any, output_rank: int, classes: int | None) -> A
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def _check_data(student: keras.Model, data: Any, batch_size: int, argument: str) -> Any:
+    """Batch a dataset of single samples and add its NaN/inf check; check arrays now."""
+    if isinstance(data, tf.data.Dataset):
+        return check_finite(batch_if_unbatched(data, student, batch_size, argument), argument)
+    if argument == "validation_data" and isinstance(data, (tuple, list)):
+        return tuple(check_finite(p, f"validation_data[{i}]") for i, p in enumerate(data))
+    return check_finite(data, argument)
+
+
 def distill(
     teacher: keras.Model,
     student: keras.Model,
@@ -71,13 +87,31 @@ def distill(
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     shuffle: bool = True,
     verbose: int | str = 0,
+    task: str = "auto",
 ) -> keras.Model:
     """Distill ``teacher`` into a copy of ``student`` and return it trained and compiled.
 
     Neither argument is changed: the student is cloned (weights included, so a pre-trained
     student is fine-tuned) and the teacher's ``trainable`` flag is restored afterwards.
     Partial labels: ``y == -1`` marks a sample without a label, which learns from the
-    teacher only (a transfer set); ``y=None`` is pure distillation.
+    teacher only (a transfer set); ``y=None`` (or a dataset of inputs only) is pure
+    distillation.
+
+    Regression models (``task="regression"``, chosen automatically for a teacher compiled
+    with a squared/absolute/Huber error, or an uncompiled one whose output is one linear
+    unit) are distilled with a squared error to the teacher's outputs instead of the
+    softened class distribution: the student trains with the MSE to
+    ``alpha * y + (1 - alpha) * teacher(x)``, which has the same gradients as
+    ``alpha * MSE(y, s) + (1 - alpha) * MSE(teacher(x), s)``
+    (:func:`~tf_green.distillation.losses.blend_targets`); ``temperature`` is not used,
+    ``"accuracy"`` is replaced by ``"mae"`` in the metrics, and ``returned.history``
+    logs ``loss`` (to the blended target) and the metrics.
+
+    Data checks: NaN/inf in ``x``, ``y``, ``sample_weight`` or ``validation_data`` arrays
+    are refused before the teacher runs (the argument and the first bad index named); a
+    dataset is checked batch by batch as training consumes it. A dataset of single
+    samples is batched with ``batch_size``. If the loss still becomes NaN or inf,
+    training stops with :class:`tf_green._input_checks.NonFiniteLossError`.
 
     Args:
         teacher: The trained teacher (tf_keras, outputs logits).
@@ -105,6 +139,8 @@ def distill(
         callbacks: Keras callbacks.
         shuffle: Shuffle the training samples each epoch.
         verbose: Keras verbosity.
+        task: ``"auto"`` (from the teacher, see above), ``"classification"`` (logits,
+            KL distillation) or ``"regression"`` (squared error to the teacher's outputs).
 
     Returns:
         The trained copy of ``student``, compiled with the training optimizer, ``loss`` and
@@ -113,9 +149,11 @@ def distill(
     Raises:
         TypeError: If a model is not a tf_keras model (Keras 3 included) or the student
             cannot be cloned (subclassed: use :class:`Distiller`).
-        ValueError: On bad ``alpha``, ``temperature``, output shapes, feature pairs,
-            labels outside the classes, or a cache that does not match ``x``; raised
-            before training.
+        ValueError: On bad ``alpha``, ``temperature``, ``task``, output shapes, feature
+            pairs, labels outside the classes, NaN/inf in the data, a one-unit classifier,
+            or a cache that does not match ``x``; raised before training (a dataset's
+            NaN/inf at its batch). ``NonFiniteLossError`` (a ValueError) if the loss
+            becomes NaN or inf; nothing is returned then.
 
     Example:
         >>> from tf_green import models
@@ -134,6 +172,19 @@ def distill(
     except (AttributeError, RuntimeError, ValueError, TypeError):
         output_shape = None  # subclassed: _clone() says what to do
     classes = output_shape[-1] if output_shape else None
+    task = infer_task(teacher, task)
+    x = _check_data(student, x, batch_size, "x")
+    y = check_finite(y, "y")
+    sample_weight = check_finite(sample_weight, "sample_weight")
+    validation_data = _check_data(student, validation_data, batch_size, "validation_data")
+    fit_callbacks = [StopOnNonFiniteLoss(), *(callbacks or [])]
+    if task == "regression":
+        return _distill_regression(
+            teacher, student, x, y, cache=cache, feature_pairs=feature_pairs, alpha=alpha,
+            epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss,
+            metrics=metrics, validation_data=validation_data, sample_weight=sample_weight,
+            callbacks=fit_callbacks, shuffle=shuffle, verbose=verbose,
+        )  # fmt: skip
     check_label_array(y, classes)
     was_trainable = teacher.trainable
     try:
@@ -153,19 +204,56 @@ def distill(
         optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(1e-3)
         student_loss = _student_loss(loss, y, len(output_shape or (0, 0)), classes)
         distiller.compile(optimizer=optimizer, loss=student_loss, metrics=list(metrics or []))
-        history = distiller.fit(
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            sample_weight=sample_weight,
-        )
+        with data_errors():
+            history = distiller.fit(
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=fit_callbacks,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                sample_weight=sample_weight,
+            )
     finally:
         teacher.trainable = was_trainable
     copy.compile(optimizer=distiller.optimizer, loss=student_loss, metrics=list(metrics or []))
     copy.history = history
+    return copy
+
+
+def _distill_regression(
+    teacher: keras.Model,
+    student: keras.Model,
+    x: Any,
+    y: Any,
+    *,
+    cache: bool | TeacherCache,
+    feature_pairs: Any,
+    **fit_args: Any,
+) -> keras.Model:
+    if feature_pairs is not None:
+        raise ValueError(
+            "`feature_pairs` are not supported with task='regression'; regression "
+            "distillation matches the teacher's outputs only."
+        )
+    if isinstance(cache, TeacherCache):
+        raise ValueError(
+            "`cache` is a TeacherCache of classifier logits; regression distillation runs "
+            "the teacher once over array inputs itself: pass cache=True."
+        )
+    try:
+        teacher_shape, student_shape = teacher.output_shape, student.output_shape
+    except (AttributeError, RuntimeError, ValueError):
+        teacher_shape = student_shape = None
+    if teacher_shape is not None and tuple(teacher_shape[1:]) != tuple(student_shape[1:]):
+        raise ValueError(
+            f"teacher and student output shapes differ: {tuple(teacher_shape[1:])} vs "
+            f"{tuple(student_shape[1:])} (batch axis excluded); the student must predict the "
+            "same values as the teacher."
+        )
+    copy = _clone(student)
+    with data_errors():
+        copy.history = fit_regression(teacher, copy, x, y, **fit_args)
     return copy

@@ -32,6 +32,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tf_green._input_checks import (
+    StopOnNonFiniteLoss,
+    batch_if_unbatched,
+    check_finite,
+    check_labels,
+    data_errors,
+)
 from tf_green._keras import keras, require_tf_keras_model
 from tf_green.quantization import _data, _wrappers
 
@@ -200,8 +207,12 @@ def quantize(
     Raises:
         TypeError: As :func:`qat`.
         ValueError: As :func:`qat`; also if ``epochs`` < 1, ``y`` is missing for array
-            inputs or given with a dataset, or ``model`` is not compiled and no ``loss`` is
-            given.
+            inputs or given with a dataset, ``model`` is not compiled and no ``loss`` is
+            given, the data holds NaN/inf (arrays: before training, naming the argument and
+            index; a dataset: at the batch that holds it), or labels do not fit a sparse
+            loss (one-hot rows are turned into ids, as in :func:`tf_green.prune`).
+            ``NonFiniteLossError`` (a ValueError) if the loss becomes NaN or inf while
+            fine-tuning; nothing is returned then.
 
     Example:
         >>> import numpy as np
@@ -225,6 +236,7 @@ def quantize(
             "`model` is not compiled, so there is no loss to fine-tune with: compile it, or "
             "pass loss=... (and optionally optimizer=..., metrics=...)."
         )
+    x, y, validation_data = _check_data(model, x, y, validation_data, loss, batch_size or 32)
     if preserve_sparsity is None:
         preserve_sparsity = (
             _wrappers.has_pruning_wrappers(model)
@@ -232,16 +244,39 @@ def quantize(
         )
     wrapped = qat(model, preserve_sparsity=bool(preserve_sparsity))
     _compile_like(wrapped, model, optimizer=optimizer, loss=loss, metrics=metrics)
-    wrapped.fit(
-        x,
-        y,
-        epochs=epochs,
-        batch_size=None if _data.is_dataset(x) else batch_size,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with data_errors():
+        wrapped.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=None if _data.is_dataset(x) else batch_size,
+            validation_data=validation_data,
+            callbacks=[StopOnNonFiniteLoss(), *(callbacks or [])],
+            verbose=verbose,
+        )
     return wrapped
+
+
+def _check_data(
+    model: keras.Model, x: Any, y: Any, validation_data: Any, loss: Any, batch_size: int
+) -> tuple[Any, Any, Any]:
+    """NaN/inf and label checks (see :mod:`tf_green._input_checks`); datasets get batched."""
+    train_loss = loss if loss is not None else getattr(model, "loss", None)
+    output_shape = model.output_shape if isinstance(model.output_shape, tuple) else None
+    if _data.is_dataset(x):
+        x = check_finite(batch_if_unbatched(x, model, batch_size, "x"), "x")
+    else:
+        check_finite(x, "x")
+        y = check_labels(check_finite(y, "y"), train_loss, output_shape, "y")
+    if _data.is_dataset(validation_data):
+        validation_data = batch_if_unbatched(validation_data, model, batch_size, "validation_data")
+        validation_data = check_finite(validation_data, "validation_data")
+    elif isinstance(validation_data, (tuple, list)):
+        parts = [check_finite(p, f"validation_data[{i}]") for i, p in enumerate(validation_data)]
+        if len(parts) > 1:
+            parts[1] = check_labels(parts[1], train_loss, output_shape, "validation_data[1]")
+        validation_data = tuple(parts)
+    return x, y, validation_data
 
 
 def _max_kernel_sparsity(model: keras.Model) -> float:
