@@ -37,15 +37,15 @@ def test_round_trip_through_yaml(tmp_path):
 
 def test_json_file_is_accepted(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text('{"steps": [{"save": {"sources": ["m"]}}]}')
-    assert rc.parse_recipe(path).steps[0].kind == "save"
+    path.write_text('{"steps": [{"load": {"name": "m", "path": "m.h5"}}, {"save": {"sources": "m"}}]}')
+    assert rc.parse_recipe(path).steps[1].kind == "save"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         (GOOD.replace("- prune:", "- prunee:"), r"step 2 \(line 5\): unknown step 'prunee'"),
-        (GOOD.replace("sparsity: 0.5", "sparsty: 0.5"), r"line 5.*unknown key\(s\) \['sparsty'\]"),
+        (GOOD.replace("sparsity: 0.5", "sparsty: 0.5"), r"line 8.*unknown key\(s\) \['sparsty'\]"),
         (GOOD.replace("sparsity: 0.5", "sparsity: high"), r"'sparsity' must be float, got str"),
         (GOOD.replace("epochs: 1", "epochs: true"), r"'epochs' must be int, got bool"),
         (GOOD.replace("{baseline: teacher}", "{}"), r"missing required key\(s\) \['baseline'\]"),

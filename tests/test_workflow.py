@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tf_green import workflow_steps
 from tf_green.recipe import parse_recipe
 from tf_green.workflow import run_recipe
 
@@ -11,31 +12,42 @@ def tiny_data(digits_data):
     return (x[:200], y[:200]), (xv[:60], yv[:60])
 
 
-def test_failed_step_leaves_nothing(tmp_path, tiny_data):
+def test_failed_step_leaves_nothing_and_names_no_staging_path(tmp_path, tiny_data, monkeypatch):
+    def broken_save(ctx, step):
+        raise ValueError(f"cannot write {ctx.staging / 'a.keras'}")
+
+    monkeypatch.setitem(workflow_steps.RUNNERS, "save", broken_save)
     recipe = parse_recipe(
         {
             "steps": [
                 {"train": {"name": "a", "width": 2, "epochs": 1}},
-                {"prune": {"name": "b", "source": "missing"}},
+                {"save": {"sources": ["a"]}},
             ]
         }
     )
-    with pytest.raises(ValueError, match=r"source 'missing' is not a model.*known models: \['a'\]"):
-        run_recipe(recipe, tmp_path / "out", data=tiny_data, energy=False, progress=None)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as excinfo:
+        run_recipe(recipe, out, data=tiny_data, energy=False, progress=None)
+    assert str(excinfo.value) == f"cannot write {out / 'a.keras'}"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_duplicate_names_and_busy_out_dir(tmp_path, tiny_data):
-    recipe = parse_recipe(
-        {
-            "steps": [
-                {"train": {"name": "a", "width": 2, "epochs": 1}},
-                {"train": {"name": "a", "width": 2, "epochs": 1}},
-            ]
-        }
-    )
-    with pytest.raises(ValueError, match="name 'a' is already used"):
-        run_recipe(recipe, tmp_path / "out", data=tiny_data, energy=False, progress=None)
+def test_names_are_checked_before_anything_runs():
+    with pytest.raises(ValueError, match=r"source 'missing' is not a model.*known models: \['a'\]"):
+        parse_recipe(
+            {
+                "steps": [
+                    {"train": {"name": "a", "width": 2, "epochs": 1}},
+                    {"prune": {"name": "b", "source": "missing"}},
+                ]
+            }
+        )
+    with pytest.raises(ValueError, match="step 2, 'train'.*name 'a' is already used"):
+        parse_recipe({"steps": [{"train": {"name": "a"}}, {"train": {"name": "a"}}]})
+
+
+def test_busy_out_dir(tmp_path, tiny_data):
+    recipe = parse_recipe({"steps": [{"train": {"name": "a", "width": 2, "epochs": 1}}]})
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
     with pytest.raises(ValueError, match="not empty"):

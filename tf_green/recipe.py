@@ -11,8 +11,13 @@ mapping from a step name to its arguments::
       - export: {sources: [teacher, pruned], quantization: int8}
       - bench: {baseline: teacher}
 
-Every step name and key is checked against :data:`STEP_SPECS` before anything runs, and an
-error names the step, its line in the file and the key, with the valid choices.
+Every step name, key and value is checked before anything runs: names and types against
+:data:`STEP_SPECS`, ranges and choices and the models each step names by
+:mod:`tf_green.recipe_checks`. An error names the step, its line in the file and the key.
+
+A recipe cannot allow unsafe deserialization (loading model files whose layers carry Python
+code): only the person running it can, with ``tf-green run --unsafe-deserialization`` or
+``run_recipe(..., unsafe_deserialization=True)``.
 
 Example:
     >>> recipe = parse_recipe({"steps": [{"train": {"name": "m", "epochs": 1}}]})
@@ -27,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from tf_green.recipe_checks import check_names, check_step
 
 __all__ = ["REQUIRED", "STEP_SPECS", "Recipe", "Step", "dump_recipe", "parse_recipe"]
 
@@ -64,7 +71,7 @@ STEP_SPECS: dict[str, dict[str, Any]] = {
         "batch_size": 32,
         "learning_rate": 3e-3,
     },
-    "load": {"name": REQUIRED, "path": REQUIRED, "unsafe_deserialization": False},
+    "load": {"name": REQUIRED, "path": REQUIRED},
     "prune": {
         "name": REQUIRED,
         "source": REQUIRED,
@@ -172,7 +179,8 @@ class Recipe:
         }
 
 
-def _step_lines(text: str) -> list[int]:
+def _step_lines(text: str) -> list[tuple[int, dict[str, int]]]:
+    """Per step: its 1-based line, and the line of each of its keys."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError:
@@ -181,14 +189,35 @@ def _step_lines(text: str) -> list[int]:
         return []
     for key, value in root.value:
         if key.value == "steps" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
+            return [_item_lines(item) for item in value.value]
     return []
 
 
+def _item_lines(item: yaml.Node) -> tuple[int, dict[str, int]]:
+    keys: dict[str, int] = {}
+    if isinstance(item, yaml.MappingNode) and len(item.value) == 1:
+        args = item.value[0][1]
+        if isinstance(args, yaml.MappingNode):
+            keys = {str(k.value): k.start_mark.line + 1 for k, _ in args.value}
+    return item.start_mark.line + 1, keys
+
+
+#: The type of the items of each list-valued key.
+_LIST_ITEMS: dict[str, type] = {
+    "sparsities": float,
+    "quantization": str,
+    "sources": str,
+    "variants": str,
+}
+
+
 def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
-    if default is REQUIRED or value is None:
-        return value
     expected = type(default)
+    if value is None:
+        raise ValueError(
+            f"recipe {where}: key {key!r} has no value; give it a {expected.__name__} or "
+            "remove the key to use its default."
+        )
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is list and isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -201,7 +230,8 @@ def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def _parse_step(item: Any, index: int, line: int) -> Step:
+def _parse_step(item: Any, index: int, lines: tuple[int, dict[str, int]]) -> Step:
+    line, key_lines = lines
     where = f"step {index + 1}" + (f" (line {line})" if line else "")
     if not isinstance(item, dict) or len(item) != 1:
         raise ValueError(
@@ -217,17 +247,40 @@ def _parse_step(item: Any, index: int, line: int) -> Step:
     args = args or {}
     if not isinstance(args, dict):
         raise ValueError(f"recipe {where}: arguments must be a mapping, got {args!r}.")
+
+    def at(key: str) -> str:
+        shown = f"step {index + 1}" + (f" (line {key_lines[key]})" if key in key_lines else "")
+        return f"{shown}, {kind!r}" if key in key_lines else where
+
+    if "unsafe_deserialization" in args:
+        raise ValueError(
+            f"recipe {at('unsafe_deserialization')}: 'unsafe_deserialization' cannot be set in "
+            "a recipe (a shared recipe must not be able to run code from model files). Remove "
+            "it, and if you trust the model files pass --unsafe-deserialization on the command "
+            "line (tf-green run --unsafe-deserialization ...) or "
+            "run_recipe(..., unsafe_deserialization=True)."
+        )
     spec = STEP_SPECS[kind]
     unknown = sorted(set(args) - set(spec))
     if unknown:
-        raise ValueError(f"recipe {where}: unknown key(s) {unknown}; valid keys: {sorted(spec)}.")
+        raise ValueError(
+            f"recipe {at(unknown[0])}: unknown key(s) {unknown}; valid keys: {sorted(spec)}."
+        )
     missing = [key for key, default in spec.items() if default is REQUIRED and key not in args]
     if missing:
         raise ValueError(f"recipe {where}: missing required key(s) {missing}.")
     full = {}
     for key, default in spec.items():
         value = args.get(key, default)
-        full[key] = _check_value(where, key, value, default)
+        if key in _LIST_ITEMS:
+            value = _check_value(at(key), key, value, [])
+            item = _LIST_ITEMS[key]()
+            value = [_check_value(at(key), f"{key} item", entry, item) for entry in value]
+        else:
+            value = _check_value(at(key), key, value, "" if default is REQUIRED else default)
+        full[key] = value
+    for key, problem in check_step(kind, full):
+        raise ValueError(f"recipe {at(key)}: {key!r} {problem}.")
     return Step(kind, full, line)
 
 
@@ -246,7 +299,7 @@ def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
             missing or of the wrong type; the message names the step, its line and the key.
 
     Example:
-        >>> parse_recipe({"steps": [{"save": {"sources": ["m"]}}]}).data
+        >>> parse_recipe({"steps": [{"train": {"name": "m"}}]}).data
         'digits'
     """
     text = None
@@ -279,24 +332,41 @@ def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
     if not isinstance(steps, list) or not steps:
         raise ValueError("recipe: 'steps' must be a non-empty list of steps.")
     lines = _step_lines(text) if text is not None else []
-    parsed = tuple(
-        _parse_step(item, i, lines[i] if i < len(lines) else 0) for i, item in enumerate(steps)
-    )
     seed = _check_value("top level", "seed", data.get("seed", 0), 0)
-    options = _check_value("top level", "data_options", data.get("data_options") or {}, {})
-    unknown_options = sorted(set(options) - {"seq_len", "max_chars", "image"})
-    if unknown_options:
-        raise ValueError(
-            f"recipe: unknown data_options {unknown_options}; valid: ['image', 'max_chars', "
-            "'seq_len']."
-        )
-    return Recipe(
-        task=str(data.get("task", "digits")),
-        data=str(data.get("data", "digits")),
-        seed=seed,
-        steps=parsed,
-        data_options=dict(options),
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"recipe top level: 'seed' must be in [0, 2**32), got {seed!r}.")
+    task = _check_value("top level", "task", data.get("task", "digits"), "")
+    spec = _check_value("top level", "data", data.get("data", "digits"), "")
+    if not spec:
+        raise ValueError("recipe top level: 'data' must name a data set or an .npz file.")
+    options = _check_options(data.get("data_options") or {})
+    parsed = tuple(
+        _parse_step(item, i, lines[i] if i < len(lines) else (0, {}))
+        for i, item in enumerate(steps)
     )
+    check_names([(step.kind, step.args, _where(step, i)) for i, step in enumerate(parsed)])
+    return Recipe(task=task, data=spec, seed=seed, steps=parsed, data_options=options)
+
+
+def _where(step: Step, index: int) -> str:
+    return f"step {index + 1}" + (f" (line {step.line})" if step.line else "") + f", {step.kind!r}"
+
+
+_DATA_OPTIONS = {"seq_len": 64, "max_chars": 0, "image": True}
+
+
+def _check_options(options: Any) -> dict[str, Any]:
+    options = _check_value("top level", "data_options", options, {})
+    unknown = sorted(set(options) - set(_DATA_OPTIONS))
+    if unknown:
+        raise ValueError(f"recipe: unknown data_options {unknown}; valid: {sorted(_DATA_OPTIONS)}.")
+    checked = {}
+    for key, value in options.items():
+        where = "top level, data_options"
+        checked[key] = _check_value(where, key, value, _DATA_OPTIONS[key])
+        if key in ("seq_len", "max_chars") and checked[key] < 1:
+            raise ValueError(f"recipe {where}: {key!r} must be >= 1, got {value!r}.")
+    return checked
 
 
 def dump_recipe(recipe: Recipe, path: str | pathlib.Path | None = None) -> str:
@@ -310,8 +380,9 @@ def dump_recipe(recipe: Recipe, path: str | pathlib.Path | None = None) -> str:
         The YAML text.
 
     Example:
-        >>> text = dump_recipe(parse_recipe({"steps": [{"save": {"sources": ["m"]}}]}))
-        >>> parse_recipe(text).steps[0].args
+        >>> steps = [{"load": {"name": "m", "path": "m.keras"}}, {"save": {"sources": "m"}}]
+        >>> text = dump_recipe(parse_recipe({"steps": steps}))
+        >>> parse_recipe(text).steps[1].args
         {'sources': ['m']}
     """
     text = yaml.safe_dump(recipe.to_dict(), sort_keys=False, default_flow_style=None)

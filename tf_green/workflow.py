@@ -1,11 +1,19 @@
 """Run a :class:`~tf_green.recipe.Recipe`: train, prune, distill, export, bench, report.
 
-The runner only sequences the library's public calls (``tg.prune``, ``tg.distill``,
-``tg.to_tflite``, ``tg.Bench``) and measures the energy each compression step costs with
-``tg.EnergyMeter``, so the bench can say when a variant pays that energy back.
+The steps themselves live in :mod:`tf_green.workflow_steps`. This module runs them in order,
+after checking everything that can be checked before any training: the recipe (validated by
+:func:`~tf_green.recipe.parse_recipe`), the data's labels, and every model the recipe loads
+against the data (input shape, label range), so a bad file fails in seconds, not after the
+first steps trained.
 
 Everything is written into a staging folder beside ``out_dir`` and moved into place only
-when every step succeeded: a failed run leaves no half-written output.
+when every step succeeded: a failed or interrupted run (an error, Ctrl-C, SIGTERM) leaves no
+half-written output, and staging folders of runs that were killed outright are removed by the
+next run into the same parent (see :mod:`tf_green.workflow_staging`). Error messages name
+``out_dir``, never the staging folder.
+
+Only the caller can allow unsafe deserialization (``unsafe_deserialization=True``, the
+command line's ``--unsafe-deserialization``); a recipe cannot.
 
 Example:
     >>> from tf_green.recipe import parse_recipe
@@ -19,68 +27,24 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tf_green import loading, models
+from tf_green import loading
 from tf_green._keras import keras
-from tf_green.recipe import Recipe, Step, dump_recipe
+from tf_green.recipe import Recipe, dump_recipe
+from tf_green.workflow_checks import check_data, check_model, check_same_outputs
+from tf_green.workflow_staging import clean_stale, finish, interruptible, make_staging
+from tf_green.workflow_steps import RUNNERS, Context, is_language_model
+from tf_green.workflow_summary import MAX_SAMPLES, from_bench_table, summarize
 
 __all__ = ["RunResult", "run_recipe"]
 
 Progress = Callable[[str], None] | None
-
-
-@dataclass
-class _Context:
-    staging: pathlib.Path
-    data: tuple
-    progress: Progress
-    energy: bool
-    models: dict[str, keras.Model] = field(default_factory=dict)
-    tflite: dict[str, pathlib.Path] = field(default_factory=dict)
-    parents: dict[str, str | None] = field(default_factory=dict)
-    step_energy_j: dict[str, float] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes (or tokens): one more than the largest label seen."""
-        (_, y), (_, y_val) = self.data
-        return int(max(np.max(y), np.max(y_val))) + 1
-
-    def say(self, message: str) -> None:
-        if self.progress is not None:
-            self.progress(message)
-
-    def model(self, name: str, step: Step, key: str = "source") -> keras.Model:
-        if name not in self.models:
-            raise ValueError(
-                f"recipe {step.where()}: {key} {name!r} is not a model made by an earlier step; "
-                f"known models: {sorted(self.models)}."
-            )
-        return self.models[name]
-
-    def add(self, name: str, value: Any, step: Step, parent: str | None, energy_j: float) -> None:
-        if name in self.models or name in self.tflite:
-            raise ValueError(f"recipe {step.where()}: name {name!r} is already used.")
-        target = self.tflite if isinstance(value, pathlib.Path) else self.models
-        target[name] = value
-        self.parents[name] = parent
-        self.step_energy_j[name] = energy_j
-
-    def cost_since(self, name: str, baseline: str) -> float:
-        """Energy spent making ``name`` from ``baseline`` (the chain of steps in between)."""
-        total, node = 0.0, name
-        while node is not None and node != baseline:
-            total += self.step_energy_j.get(node, 0.0)
-            node = self.parents.get(node)
-        return total
 
 
 @dataclass(frozen=True)
@@ -93,6 +57,10 @@ class RunResult:
         table: The bench's pandas DataFrame, if a bench step ran.
         files: Every file written, relative to ``out_dir``.
         duration_s: Wall time of the run.
+        summary: One row per model made or loaded: metric on the validation data, sparsity,
+            params and size (see :mod:`tf_green.workflow_summary`); None with
+            ``summary=False``.
+        summary_samples: Validation samples the summary's metric used.
 
     Example:
         >>> RunResult(pathlib.Path("runs/x"), None, None, (), 1.0).report is None
@@ -104,273 +72,8 @@ class RunResult:
     table: Any
     files: tuple[str, ...]
     duration_s: float
-
-
-def _metered(ctx: _Context, work: Callable[[], Any]) -> tuple[Any, float]:
-    from tf_green.bench import EnergyMeter
-
-    if not ctx.energy:
-        return work(), 0.0
-    with EnergyMeter() as meter:
-        result = work()
-    return result, float(meter.energy_j or 0.0)
-
-
-def _build(args: dict, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
-    kind, width = args["model"], args["width"]
-    if kind == "cnn":
-        return models.cnn(width=width, input_shape=x.shape[1:], num_classes=num_classes)
-    if kind == "mlp":
-        flat = int(np.prod(x.shape[1:]))
-        return keras.Sequential(
-            [
-                keras.layers.Reshape((flat,), input_shape=x.shape[1:]),
-                models.mlp((width, width // 2 or 1), flat, num_classes),
-            ]
-        )
-    if kind == "tiny_lm":
-        return models.tiny_lm(
-            num_classes,
-            d_model=args["d_model"],
-            num_layers=args["num_layers"],
-            num_heads=args["num_heads"],
-            seq_len=x.shape[1],
-            name=args["name"],
-        )
-    raise ValueError(
-        f"recipe {step.where()}: model must be 'cnn', 'mlp' or 'tiny_lm', got {kind!r}."
-    )
-
-
-def _is_language_model(model: keras.Model) -> bool:
-    return any(isinstance(layer, models.PositionEmbedding) for layer in model.layers)
-
-
-def _train(ctx: _Context, step: Step) -> None:
-    a = step.args
-    (x, y), (x_val, y_val) = ctx.data
-    model = models.compile_classifier(_build(a, x, ctx.num_classes, step), a["learning_rate"])
-    ctx.say(f"train {a['name']}: {model.count_params():,} params, {a['epochs']} epochs")
-    _, joules = _metered(
-        ctx,
-        lambda: model.fit(
-            x,
-            y,
-            epochs=a["epochs"],
-            batch_size=a["batch_size"],
-            validation_data=(x_val, y_val),
-            verbose=0,
-        ),
-    )
-    ctx.add(a["name"], model, step, None, joules)
-
-
-def _load(ctx: _Context, step: Step) -> None:
-    a = step.args
-    path = pathlib.Path(a["path"])
-    if path.suffix == ".tflite":
-        if not path.is_file():
-            raise ValueError(f"recipe {step.where()}: .tflite file {str(path)!r} does not exist.")
-        copy = ctx.staging / f"{a['name']}.tflite"
-        shutil.copyfile(path, copy)
-        ctx.add(a["name"], copy, step, None, 0.0)
-        return
-    model = loading.load_model(path, unsafe_deserialization=a["unsafe_deserialization"])
-    ctx.say(f"load {a['name']}: {path} ({model.count_params():,} params)")
-    ctx.add(a["name"], model, step, None, 0.0)
-
-
-def _prune(ctx: _Context, step: Step) -> None:
-    import tf_green.pruning as pruning
-
-    a = step.args
-    (x, y), validation = ctx.data
-    source = ctx.model(a["source"], step)
-    if a["sparsities"]:
-        ctx.say(f"prune {a['name']}: iterative over sparsities {a['sparsities']}")
-        result, joules = _metered(
-            ctx,
-            lambda: pruning.iterative(
-                source,
-                x,
-                y,
-                validation_data=validation,
-                sparsities=tuple(a["sparsities"]),
-                epochs_per_step=a["epochs"],
-                max_accuracy_drop=a["max_accuracy_drop"],
-            ),
-        )
-        # The sparsity steps tried, their metric and whether each was kept, for review.
-        result.history.to_csv(ctx.staging / f"{a['name']}_iterative.csv", index=False)
-        model = result.model
-    else:
-        ctx.say(f"prune {a['name']}: target sparsity {a['sparsity']}")
-        model, joules = _metered(
-            ctx,
-            lambda: pruning.prune(
-                source,
-                x,
-                y,
-                target_sparsity=a["sparsity"],
-                epochs=a["epochs"],
-                batch_size=a["batch_size"],
-                validation_data=validation,
-                structure=a["structure"] or None,
-                verbose=0,
-            ),
-        )
-    ctx.add(a["name"], model, step, a["source"], joules)
-
-
-def _distill(ctx: _Context, step: Step) -> None:
-    from tf_green.distillation import distill
-
-    a = step.args
-    (x, y), validation = ctx.data
-    teacher = ctx.model(a["teacher"], step, "teacher")
-    if a["student"]:
-        template = ctx.model(a["student"], step, "student")
-        student = keras.models.clone_model(template)
-    else:
-        student = _build(a, x, teacher.output_shape[-1], step)
-    ctx.say(f"distill {a['name']}: {teacher.count_params():,} -> {student.count_params():,} params")
-    model, joules = _metered(
-        ctx,
-        lambda: distill(
-            teacher,
-            student,
-            x,
-            y,
-            epochs=a["epochs"],
-            alpha=a["alpha"],
-            temperature=a["temperature"],
-            validation_data=validation,
-            batch_size=a["batch_size"],
-            optimizer=keras.optimizers.Adam(a["learning_rate"]),
-            verbose=0,
-        ),
-    )
-    ctx.add(a["name"], model, step, a["teacher"], joules)
-
-
-def _export(ctx: _Context, step: Step) -> None:
-    from tf_green.quantization import to_tflite
-
-    a = step.args
-    (x, _), _ = ctx.data
-    quantizations = a["quantization"]
-    sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
-    for source in sources:
-        model = ctx.model(source, step, "sources")
-        if _is_language_model(model):
-            # XNNPACK cannot resize a dynamic sequence length: export a static-length view.
-            model = models.with_fixed_length(model)
-        for quantization in quantizations:
-            q = None if quantization in ("float32", "none", "") else quantization
-            name = f"{source}_{quantization or 'float32'}"
-            path = ctx.staging / f"{name}.tflite"
-            ctx.say(f"export {name}")
-            representative = x[: a["representative_samples"]] if q == "int8" else None
-            _, joules = _metered(
-                ctx,
-                lambda m=model, p=path, q=q, r=representative: to_tflite(
-                    m, p, quantization=q, representative_data=r
-                ),
-            )
-            ctx.add(name, path, step, source, joules)
-
-
-def _save(ctx: _Context, step: Step) -> None:
-    sources = step.args["sources"]
-    for source in sources if isinstance(sources, list) else [sources]:
-        model = ctx.model(source, step, "sources")
-        path = ctx.staging / f"{source}.keras"
-        # The .keras format has no include_optimizer flag and would keep Adam's slots
-        # (tripling the file): save an uncompiled copy of the weights instead.
-        copy = keras.models.clone_model(model)
-        copy.set_weights(model.get_weights())
-        copy.save(path)
-        ctx.say(f"save {source} -> {path.name}")
-
-
-def _bench(ctx: _Context, step: Step) -> None:
-    from tf_green.bench import Bench, Targets
-
-    a = step.args
-    _, (x_val, y_val) = ctx.data
-    baseline = a["baseline"]
-    names = a["variants"] or [*ctx.models, *ctx.tflite]
-    if baseline not in names:
-        names = [baseline, *names]
-    targets = Targets(
-        max_metric_drop=a["max_metric_drop"], min_size_reduction=a["min_size_reduction"]
-    )
-    bench = Bench(
-        x_val,
-        y_val,
-        metric=a["metric"],
-        baseline=baseline,
-        targets=targets,
-        energy=a["energy"],
-        repeats=a["repeats"],
-        energy_window_s=a["energy_window_s"],
-    )
-    for name in names:
-        if name in ctx.models:
-            bench.add(name, ctx.models[name])
-        elif name in ctx.tflite:
-            bench.add(name, ctx.tflite[name])
-        else:
-            raise ValueError(
-                f"recipe {step.where()}: variant {name!r} was not made by an earlier step; "
-                f"known: {sorted([*ctx.models, *ctx.tflite])}."
-            )
-    ctx.say(f"bench {len(names)} variants (baseline {baseline})")
-    table = bench.run(progress=ctx.progress is not None)
-    costs = {n: ctx.cost_since(n, baseline) for n in names if n != baseline}
-    bench.report(ctx.staging, compression_energy_j=costs if ctx.energy else None)
-    ctx.outputs["table"] = table
-    ctx.outputs["report"] = "report.md"
-
-
-def _sample(ctx: _Context, step: Step) -> None:
-    from tf_green.datasets import python_docs_vocabulary
-    from tf_green.generation import generate
-
-    a = step.args
-    vocab = python_docs_vocabulary()
-    lines = [f"# Samples\n\nPrompt: `{a['prompt']!r}`, temperature {a['temperature']}.\n"]
-    sources = a["sources"] if isinstance(a["sources"], list) else [a["sources"]]
-    for source in sources:
-        model = ctx.models.get(source) or ctx.tflite.get(source)
-        if model is None:
-            raise ValueError(
-                f"recipe {step.where()}: sources {source!r} was not made by an earlier step."
-            )
-        text = generate(
-            model,
-            a["prompt"],
-            a["max_new_tokens"],
-            vocab=vocab,
-            temperature=a["temperature"],
-            seed=0,
-            errors="replace",
-        )
-        ctx.say(f"sample {source}: {text[:60]!r}...")
-        lines.append(f"## {source}\n\n```text\n{a['prompt']}{text}\n```\n")
-    (ctx.staging / "samples.md").write_text("\n".join(lines))
-
-
-_RUNNERS: dict[str, Callable[[_Context, Step], None]] = {
-    "train": _train,
-    "load": _load,
-    "prune": _prune,
-    "distill": _distill,
-    "export": _export,
-    "save": _save,
-    "sample": _sample,
-    "bench": _bench,
-}
+    summary: Any = None
+    summary_samples: int = 0
 
 
 def _share_like_umask(folder: pathlib.Path) -> None:
@@ -381,6 +84,52 @@ def _share_like_umask(folder: pathlib.Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
+def _preflight(ctx: Context, recipe: Recipe) -> set[int]:
+    """Check the data, run every load step and check its model against the data.
+
+    Returns:
+        The indices of the load steps already run.
+    """
+    check_data(ctx.data)
+    done = set()
+    for index, step in enumerate(recipe.steps):
+        if step.kind == "load":
+            RUNNERS["load"](ctx, step)
+            model = ctx.models.get(step.args["name"])
+            if model is not None:
+                check_model(model, step.args["name"], f"step {index + 1}, 'load'", ctx.data)
+            done.add(index)
+    for index, step in enumerate(recipe.steps):
+        a = step.args
+        if step.kind == "distill" and a["student"] in ctx.models and a["teacher"] in ctx.models:
+            where = f"step {index + 1}, 'distill'"
+            check_same_outputs(ctx.models[a["teacher"]], ctx.models[a["student"]], where)
+    return done
+
+
+def _summary(ctx: Context, recipe: Recipe) -> Any:
+    if "table" in ctx.outputs:
+        return from_bench_table(ctx.outputs["table"], ctx.parents)
+    _, (x_val, y_val) = ctx.data
+    language = np.ndim(y_val) > 1 or any(is_language_model(m) for m in ctx.models.values())
+    metric = "perplexity" if language else "accuracy"
+    return summarize(ctx.models, ctx.tflite, ctx.parents, x_val, y_val, metric)
+
+
+def _unstaged(error: BaseException, staging: pathlib.Path, out: pathlib.Path) -> BaseException:
+    """The same error with the staging folder's path replaced by ``out``'s."""
+    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+    shown = message
+    for form in {str(staging.resolve()), str(staging)}:
+        shown = shown.replace(form, str(out))
+    if shown == message:
+        return error
+    try:
+        return type(error)(shown)
+    except Exception:  # an exception type that takes other arguments
+        return ValueError(shown)
+
+
 def run_recipe(
     recipe: Recipe,
     out_dir: str | pathlib.Path,
@@ -388,6 +137,8 @@ def run_recipe(
     data: tuple | None = None,
     energy: bool = True,
     progress: Progress = print,
+    unsafe_deserialization: bool = False,
+    summary: bool = True,
 ) -> RunResult:
     """Run every step of ``recipe`` and write its outputs into ``out_dir``, atomically.
 
@@ -397,13 +148,19 @@ def run_recipe(
         data: ``((x_train, y_train), (x_val, y_val))`` to use instead of ``recipe.data``.
         energy: Measure the energy of each step (CodeCarbon); False skips all metering.
         progress: Called with one line per stage; None for silence.
+        unsafe_deserialization: Allow loading model files whose layers carry Python code
+            (``Lambda``); only for files you trust. A recipe cannot set this.
+        summary: End with the before/after table of every model (``RunResult.summary``).
 
     Returns:
         A :class:`RunResult`.
 
     Raises:
-        ValueError: If ``out_dir`` exists and is not empty or cannot be created, or a step
-            fails on bad input (nothing is left in ``out_dir`` then).
+        ValueError: If ``out_dir`` exists and is not empty or cannot be created, the data or
+            a loaded model does not fit, or a step fails on bad input (nothing is left in
+            ``out_dir`` then; the message names ``out_dir``, not the staging folder).
+        KeyboardInterrupt: On Ctrl-C or SIGTERM (:class:`~tf_green.workflow_staging.Interrupted`),
+            after removing the staging folder.
 
     Example:
         >>> run_recipe(recipe, "runs/demo")  # doctest: +SKIP
@@ -414,27 +171,54 @@ def run_recipe(
         raise ValueError(f"`out_dir` {str(out)!r} already exists and is not empty; pick a new one.")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        stale = clean_stale(out.parent)
+        staging = make_staging(out)
     except OSError as error:
         raise ValueError(f"`out_dir` {str(out)!r} cannot be written: {error}") from None
+    if stale and progress is not None:
+        progress(f"removed {len(stale)} staging folder(s) of interrupted runs in {out.parent}")
     try:
-        keras.utils.set_random_seed(recipe.seed)
-        loaded = (
-            data
-            if data is not None
-            else loading.load_data(recipe.data, seed=recipe.seed, **recipe.data_options)
-        )
-        ctx = _Context(staging=staging, data=loaded, progress=progress, energy=energy)
-        dump_recipe(recipe, staging / "recipe.yaml")
-        for step in recipe.steps:
-            _RUNNERS[step.kind](ctx, step)
-        _share_like_umask(staging)
-        if out.exists():
-            out.rmdir()
-        staging.rename(out)
-    except BaseException:
+        with interruptible():
+            keras.utils.set_random_seed(recipe.seed)
+            loaded = (
+                data
+                if data is not None
+                else loading.load_data(recipe.data, seed=recipe.seed, **recipe.data_options)
+            )
+            ctx = Context(
+                staging=staging,
+                data=loaded,
+                progress=progress,
+                energy=energy,
+                unsafe_deserialization=unsafe_deserialization,
+            )
+            dump_recipe(recipe, staging / "recipe.yaml")
+            done = _preflight(ctx, recipe)
+            for index, step in enumerate(recipe.steps):
+                if index not in done:
+                    RUNNERS[step.kind](ctx, step)
+            table = _summary(ctx, recipe) if summary else None
+            finish(staging)
+            _share_like_umask(staging)
+            if out.exists():
+                out.rmdir()
+            staging.rename(out)
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        shown = _unstaged(error, staging, out)
+        if shown is error:
+            raise
+        raise shown from error
     files = tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()))
     report = out / "report.md" if "report" in ctx.outputs else None
-    return RunResult(out, report, ctx.outputs.get("table"), files, time.perf_counter() - started)
+    val_samples = len(loaded[1][0])
+    samples = val_samples if "table" in ctx.outputs else min(val_samples, MAX_SAMPLES)
+    return RunResult(
+        out,
+        report,
+        ctx.outputs.get("table"),
+        files,
+        time.perf_counter() - started,
+        summary=table,
+        summary_samples=samples,
+    )
