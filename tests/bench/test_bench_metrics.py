@@ -47,7 +47,7 @@ def test_mismatched_targets_name_both_shapes():
 
 
 def test_resolve_metric_names_callables_and_errors():
-    assert set(METRICS) == {"accuracy", "macro_f1", "perplexity"}
+    assert set(METRICS) == {"accuracy", "macro_f1", "perplexity", "mse", "mae", "rmse"}
     assert resolve_metric("Macro-F1").name == "macro_f1"
     assert resolve_metric("perplexity").higher_is_better is False
 

@@ -1,4 +1,8 @@
-"""Metrics :meth:`TFLiteModel.evaluate` knows by name: numpy, Keras-style semantics.
+"""Metrics :meth:`TFLiteModel.evaluate` knows by name: the bench's table, one home for both.
+
+The functions and their semantics live in :mod:`tf_green.bench.metrics` (accuracy with
+argmax/threshold and checked class ids, macro-F1, perplexity, and the regression errors mse, mae,
+rmse); this module only exposes them as ``name -> fn(y_true, y_pred)``.
 
 Example:
     >>> import numpy as np
@@ -12,32 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tf_green.bench.metrics import METRICS as _BENCH_METRICS
+
 __all__ = ["METRICS"]
 
-
-def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Keras-style accuracy: argmax for several classes, 0.5 threshold for one output unit."""
-    y_true = np.asarray(y_true)
-    if y_pred.ndim >= 1 and y_pred.shape[-1] > 1:
-        labels = y_pred.argmax(-1)
-        if y_true.shape == y_pred.shape:  # one-hot targets
-            y_true = y_true.argmax(-1)
-    else:
-        labels = (y_pred > 0.5).astype(np.int64)
-    y_true = y_true.reshape(labels.shape)
-    return float(np.mean(labels == y_true))
-
-
-def _mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean((np.asarray(y_true, np.float64).reshape(y_pred.shape) - y_pred) ** 2))
-
-
-def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(np.abs(np.asarray(y_true, np.float64).reshape(y_pred.shape) - y_pred)))
-
-
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": _accuracy,
-    "mse": _mse,
-    "mae": _mae,
+    name: metric.fn for name, metric in _BENCH_METRICS.items()
 }

@@ -6,6 +6,12 @@ inputs of INT8 models, dequantizes their outputs, runs any number of samples in 
 XNNPACK delegate to the builtin kernels when XNNPACK cannot take the model (LiteRT 2.3
 cannot run sparse-encoded INT8 or dynamic-range tensors on XNNPACK).
 
+Every interpreter call scores independent samples: a stateful model (an LSTM/GRU converted
+with a fixed batch size keeps its state in variable tensors) has its variables reset before
+each call, so one sample's state never leaks into the next; stateless models skip the reset.
+A model with several outputs is addressed by output name (the Keras output names, which the
+model's signature keeps; the converter does not keep the Keras output order).
+
 Example:
     >>> from tf_green import models
     >>> from tf_green.quantization import to_tflite
@@ -25,30 +31,23 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from tf_green.bench.metrics import Metric
 from tf_green.quantization import _data, _flatbuffer
 from tf_green.quantization._metrics import METRICS
+from tf_green.quantization._tflite_io import (
+    check_shape,
+    dequantize,
+    fits,
+    is_stateful,
+    pad,
+    quantize,
+    signature_input_names,
+    signature_output_names,
+)
 
 __all__ = ["METRICS", "TFLiteModel"]
 
 DEFAULT_BATCH_SIZE = 32
-
-
-def _pad(array: np.ndarray, size: int) -> np.ndarray:
-    """Zero-pad ``array`` along the batch axis to ``size`` samples."""
-    padding = np.zeros((size - len(array), *array.shape[1:]), array.dtype)
-    return np.concatenate([array, padding])
-
-
-def _signature_input_names(interpreter: Interpreter, inputs: list[dict]) -> list[str]:
-    """Name each input as its signature does (the Keras Input name), else by tensor name."""
-    names = {d["index"]: d["name"] for d in inputs}
-    signatures = interpreter.get_signature_list()
-    if len(signatures) == 1:
-        runner = interpreter.get_signature_runner(next(iter(signatures)))
-        for name, detail in runner.get_input_details().items():
-            if detail["index"] in names:
-                names[detail["index"]] = name
-    return [names[d["index"]] for d in inputs]
 
 
 class TFLiteModel:
@@ -67,6 +66,11 @@ class TFLiteModel:
         delegate: ``"xnnpack"`` when the default XNNPACK delegate runs (part of) the graph,
             ``"builtin"`` when only the builtin kernels run it.
         fallback_reason: Why XNNPACK was dropped (its error), or None.
+        stateful: Whether the model keeps state between calls (variable tensors, e.g. an
+            LSTM/GRU converted with a fixed batch size); its variables are reset before each
+            interpreter call, so samples are scored independently, as Keras scores them.
+        output_names: The outputs' names (the Keras output names, from the signature), in
+            ``output_details`` order.
         kind: ``f"tflite-{precision}"``.
         name: The display name.
         num_threads: The thread count asked for (None: LiteRT's default).
@@ -121,7 +125,9 @@ class TFLiteModel:
         self.delegate: str = self._delegate_name()
         self._inputs = self._interpreter.get_input_details()
         self._outputs = self._interpreter.get_output_details()
-        self._input_names = _signature_input_names(self._interpreter, self._inputs)
+        self._input_names = signature_input_names(self._interpreter, self._inputs)
+        self.output_names: list[str] = signature_output_names(self._interpreter, self._outputs)
+        self.stateful: bool = is_stateful(content)
 
     @staticmethod
     def _read(path_or_bytes: Any) -> tuple[bytes, str]:
@@ -199,7 +205,9 @@ class TFLiteModel:
         )
 
     # ------------------------------------------------------------------ running
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray | list[np.ndarray]:
+    def predict(
+        self, x: Any, batch_size: int | None = None, *, output: str | None = None
+    ) -> np.ndarray | dict[str, np.ndarray]:
         """Run the model on any number of samples; return float (dequantized) outputs.
 
         Float inputs of an INT8-input model are quantized with the input's scale and zero
@@ -215,15 +223,18 @@ class TFLiteModel:
             batch_size: Samples per interpreter call when the batch axis is resizable
                 (default 32). A model with a fixed batch size runs in chunks of that size
                 (the last one zero-padded) whatever ``batch_size`` says.
+            output: For a model with several outputs, the name of the one to return (one of
+                :attr:`output_names`, the Keras output names); None returns them all.
 
         Returns:
-            The output array, shape ``(n, ...)``; a list of arrays (``output_details``
-            order) for several outputs.
+            The output array, shape ``(n, ...)``; for several outputs and ``output=None``, a
+            dict from output name to array (by name, because the converter does not keep the
+            Keras output order).
 
         Raises:
-            ValueError: If ``batch_size`` < 1, the number of inputs is wrong, or a sample's
-                shape does not fit the model's input.
-            TypeError: If ``x`` is not numeric.
+            ValueError: If ``batch_size`` < 1, the number of inputs is wrong, a sample's
+                shape does not fit the model's input, or ``output`` names no output.
+            TypeError: If ``x`` is not numeric, or ``output`` is not a name.
 
         Example:
             >>> from tf_green import models
@@ -236,6 +247,7 @@ class TFLiteModel:
             isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
         ):
             raise ValueError(f"`batch_size` must be an int >= 1 or None, got {batch_size!r}.")
+        self._check_output(output)
         arrays = self._inputs_from(x)[0]
         n = len(arrays[0]) if arrays[0].ndim else 0
         if n == 0:
@@ -247,35 +259,79 @@ class TFLiteModel:
             batch = [a[start : start + chunk] for a in arrays]
             count = len(batch[0])
             if fixed and count < chunk:
-                batch = [_pad(b, chunk) for b in batch]
+                batch = [pad(b, chunk) for b in batch]
             for i, result in enumerate(self._run(batch)):
                 outputs[i].append(result[:count])
-        merged = [np.concatenate(parts) for parts in outputs]
-        return merged[0] if len(merged) == 1 else merged
+        pairs = zip(self.output_names, outputs, strict=True)
+        merged = {name: np.concatenate(parts) for name, parts in pairs}
+        if output is not None:
+            return merged[output]
+        return next(iter(merged.values())) if len(merged) == 1 else merged
+
+    def _check_output(self, output: Any) -> None:
+        if output is None:
+            return
+        if not isinstance(output, str):
+            raise TypeError(
+                f"`output` must be an output name (one of {self.output_names}), got "
+                f"{type(output).__name__}: the converter does not keep the Keras output order, "
+                "so outputs are chosen by name."
+            )
+        if output not in self.output_names:
+            raise ValueError(
+                f"`output` {output!r} is not an output of this model; its outputs are "
+                f"{self.output_names}."
+            )
+
+    def _select(self, predictions: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+        """The one output ``y`` can belong to (shape and class count), else a clear error."""
+        if len(predictions) == 1:
+            return next(iter(predictions.values()))
+        fitting = [name for name, p in predictions.items() if fits(y, p)]
+        if len(fitting) == 1:
+            return predictions[fitting[0]]
+        shapes = ", ".join(f"{n!r} {tuple(p.shape[1:])}" for n, p in predictions.items())
+        which = f"several outputs ({fitting})" if fitting else "none of the outputs"
+        raise ValueError(
+            f"the model has several outputs ({shapes}) and `y` of shape {tuple(y.shape)} fits "
+            f"{which}; pass output=<name> to score one of {self.output_names}."
+        )
 
     def evaluate(
         self,
         x: Any,
         y: Any = None,
-        metric: str | Callable[[np.ndarray, np.ndarray], float] = "accuracy",
+        metric: str | Metric | Callable[[np.ndarray, np.ndarray], float] = "accuracy",
         batch_size: int | None = None,
+        *,
+        output: str | None = None,
     ) -> float:
-        """Score the model's predictions on ``(x, y)`` (the first output, for several).
+        """Score the model's predictions on ``(x, y)``.
+
+        For a model with several outputs, the output scored is ``output``, else the only one
+        the targets fit (same shape, or class ids below its class count); when several fit
+        (or none), a ``ValueError`` lists the output names.
 
         Args:
             x: Inputs as for :meth:`predict`, or a ``tf.data.Dataset`` of ``(x, y)``.
             y: Targets (integer labels or one-hot for ``"accuracy"``); None when ``x`` is a
                 dataset that yields them.
-            metric: ``"accuracy"`` (Keras-style: argmax over classes, or a 0.5 threshold
-                for one output unit), ``"mse"``, ``"mae"``, or a callable
+            metric: A name from the bench's table (:mod:`tf_green.bench.metrics`):
+                ``"accuracy"`` (Keras-style: argmax over classes, or a threshold for one
+                output unit), ``"macro_f1"``, ``"perplexity"``, ``"mse"``, ``"mae"``,
+                ``"rmse"``; a :class:`~tf_green.bench.metrics.Metric`; or a callable
                 ``metric(y_true, y_pred) -> float``.
             batch_size: As for :meth:`predict`.
+            output: For several outputs, the name of the one to score (see above).
 
         Returns:
             The metric value (accuracy as a fraction in [0, 1]).
 
         Raises:
-            ValueError: On an unknown metric name, missing targets, or lengths that differ.
+            ValueError: On an unknown metric name, missing targets, lengths that differ,
+                class ids outside the output's classes or continuous targets for a
+                classification metric (the message names ``y``), or targets that fit no
+                single output of a multi-output model.
 
         Example:
             >>> from tf_green import models
@@ -284,7 +340,9 @@ class TFLiteModel:
             >>> 0.0 <= tfl.evaluate(np.zeros((4, 64), np.float32), np.zeros(4)) <= 1.0
             True
         """
-        if callable(metric):
+        if isinstance(metric, Metric):
+            score = metric.fn
+        elif callable(metric):
             score = metric
         elif metric in METRICS:
             score = METRICS[metric]
@@ -305,9 +363,12 @@ class TFLiteModel:
         y = np.asarray(y)
         if len(y) != len(arrays[0]):
             raise ValueError(f"`x` has {len(arrays[0])} samples but `y` has {len(y)}.")
+        self._check_output(output)
         predictions = self.predict(arrays if len(arrays) > 1 else arrays[0], batch_size)
-        if isinstance(predictions, list):
-            predictions = predictions[0]
+        if output is not None:
+            predictions = predictions[output]
+        elif isinstance(predictions, dict):
+            predictions = self._select(predictions, y)
         return float(score(y, predictions))
 
     def _inputs_from(self, x: Any) -> tuple[list[np.ndarray], np.ndarray | None]:
@@ -326,52 +387,16 @@ class TFLiteModel:
         for array, detail in zip(batch, self._inputs, strict=True):
             shape = tuple(array.shape)
             if shape != tuple(detail["shape"]):
-                self._check_shape(shape, detail)
+                check_shape(shape, detail)
                 interpreter.resize_tensor_input(detail["index"], shape)
                 resized = True
         if resized:
             interpreter.allocate_tensors()
             self._inputs = interpreter.get_input_details()
             self._outputs = interpreter.get_output_details()
+        if self.stateful:  # each call holds new, independent samples: no carried-over state
+            interpreter.reset_all_variables()
         for array, detail in zip(batch, self._inputs, strict=True):
-            interpreter.set_tensor(detail["index"], self._quantize(array, detail))
+            interpreter.set_tensor(detail["index"], quantize(array, detail))
         interpreter.invoke()
-        return [self._dequantize(interpreter.get_tensor(d["index"]), d) for d in self._outputs]
-
-    @staticmethod
-    def _check_shape(shape: tuple, detail: dict) -> None:
-        signature = [int(d) for d in detail["shape_signature"]]
-        fits = len(shape) == len(signature) and all(
-            want < 0 or got == want for got, want in zip(shape[1:], signature[1:], strict=True)
-        )
-        if not fits:
-            expected = "(n, " + ", ".join("?" if d < 0 else str(d) for d in signature[1:]) + ")"
-            raise ValueError(
-                f"input {detail['name']!r} expects samples of shape {expected}, got an array "
-                f"of shape {shape}; reshape `x` to {expected}."
-            )
-
-    @staticmethod
-    def _quantize(array: np.ndarray, detail: dict) -> np.ndarray:
-        dtype = np.dtype(detail["dtype"])
-        scale, zero_point = detail["quantization"]
-        if array.dtype == dtype:
-            return array
-        if array.dtype.kind not in "fiub":
-            raise TypeError(
-                f"`x` for input {detail['name']!r} has non-numeric dtype {array.dtype}."
-            )
-        if dtype.kind in "iu" and scale:
-            info = np.iinfo(dtype)
-            q = np.round(array.astype(np.float32) / scale + zero_point)
-            return np.clip(q, info.min, info.max).astype(dtype)
-        return array.astype(dtype)
-
-    @staticmethod
-    def _dequantize(array: np.ndarray, detail: dict) -> np.ndarray:
-        scale, zero_point = detail["quantization"]
-        if array.dtype.kind in "iu" and scale:
-            return (array.astype(np.float32) - zero_point) * np.float32(scale)
-        if array.dtype.kind == "f" and array.dtype != np.float32:
-            return array.astype(np.float32)
-        return array.copy()
+        return [dequantize(interpreter.get_tensor(d["index"]), d) for d in self._outputs]
