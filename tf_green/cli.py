@@ -3,8 +3,14 @@
 Every command builds a recipe (see :mod:`tf_green.recipe`), runs it into ``--out`` and writes
 the recipe it ran there too, so each run can be reviewed and repeated with ``tf-green run``.
 
-Exit codes: 0 success, 1 the run failed (bad model or data file, failed step), 2 usage
-error (unknown command or flag, bad flag value, unwritable ``--out``).
+Every command ends with a short before/after table (metric on the validation data, sparsity,
+size) of the models it loaded and made, so a failed compression shows as such.
+
+Exit codes: 0 success; 2 bad input: a usage error (unknown command or flag, bad flag value,
+unwritable ``--out``) or a ``ValueError``/``TypeError`` from the library (bad model or data
+file, data that does not fit the model, bad recipe), printed as one ``tf-green: error:`` line;
+1 any other failure; 130 (143) interrupted by Ctrl-C (SIGTERM), with nothing left in ``--out``.
+``--verbose`` shows tracebacks and TensorFlow's own log lines, which are hidden otherwise.
 
 Example:
     $ tf-green demo --quick
@@ -15,16 +21,27 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import logging
 import os
 import pathlib
+import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
+from absl import logging as absl_logging
+
+from tf_green._version import __version__
 from tf_green.demo_recipes import demo_recipe
+from tf_green.recipe import parse_recipe
 from tf_green.recipe_checks import QUANTIZATIONS
+from tf_green.workflow import RunResult, run_recipe
+from tf_green.workflow_summary import format_summary
 
 __all__ = ["build_parser", "demo_recipe", "main"]
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -33,6 +50,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="print only where the results are")
     parser.add_argument("--no-energy", action="store_true", help="skip energy measurement")
+    _verbose(parser, argparse.SUPPRESS)
+
+
+def _verbose(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="show tracebacks and TensorFlow's log lines",
+    )
 
 
 def _data(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -42,6 +69,10 @@ def _data(parser: argparse.ArgumentParser, required: bool = False) -> None:
         required=required,
         help="'digits' or an .npz with x_train, y_train, x_val, y_val (default digits)",
     )
+    _unsafe(parser)
+
+
+def _unsafe(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unsafe-deserialization",
         action="store_true",
@@ -59,13 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         >>> build_parser().parse_args(["demo", "--quick"]).quick
         True
     """
-    from tf_green._version import __version__
-
     parser = argparse.ArgumentParser(
         prog="tf-green",
         description="Make trained Keras models smaller, faster and cheaper in energy.",
     )
     parser.add_argument("--version", action="version", version=f"tf-green {__version__}")
+    _verbose(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="the whole workflow on embedded data")
@@ -94,7 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="convert a saved model to .tflite")
     export.add_argument("model", help="the model path")
-    export.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", nargs="+")
+    export.add_argument(
+        "--quantization",
+        choices=QUANTIZATIONS,
+        default=["int8"],
+        nargs="+",
+        help="one or more of %(choices)s (default int8)",
+    )
     _data(export)
     _common(export)
 
@@ -111,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a recipe file (.yaml or .json)")
     run.add_argument("recipe", type=pathlib.Path, help="the recipe file")
+    _unsafe(run)
     _common(run)
     return parser
 
@@ -127,8 +164,7 @@ def _load_steps(paths: Sequence[str], args: argparse.Namespace) -> tuple[list[di
         while name in names:
             name += "_"
         names.append(name)
-        unsafe = getattr(args, "unsafe_deserialization", False)
-        steps.append({"load": {"name": name, "path": path, "unsafe_deserialization": unsafe}})
+        steps.append({"load": {"name": name, "path": path}})
     return steps, names
 
 
@@ -202,6 +238,43 @@ def _check_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> pat
     return out
 
 
+@contextlib.contextmanager
+def _quiet_logs(verbose: bool) -> Iterator[None]:
+    """Hide absl's and TensorFlow's Python log lines and other packages' warnings.
+
+    tf_green's own warnings still show, as one ``tf-green: warning:`` line each. TensorFlow's
+    C++ lines at import are hidden by the console script's launcher (``_tf_green_launcher``).
+    """
+    if verbose:
+        yield
+        return
+    tf_logger = logging.getLogger("tensorflow")
+    absl_level, tf_level = absl_logging.get_verbosity(), tf_logger.level
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if f"{os.sep}tf_green{os.sep}" in str(filename):
+            print(f"tf-green: warning: {message}", file=sys.stderr)
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = show
+            yield
+    finally:
+        absl_logging.set_verbosity(absl_level)
+        tf_logger.setLevel(tf_level)
+
+
+def _print_result(result: RunResult, quiet: bool) -> None:
+    if result.table is not None and not quiet:
+        print(result.table.to_string(max_cols=12))
+    if result.summary is not None and not result.summary.empty:
+        print(format_summary(result.summary, result.summary_samples))
+    print(f"results in {result.out_dir}" + (f" (report: {result.report})" if result.report else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tf-green`` command.
 
@@ -209,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; defaults to ``sys.argv[1:]``.
 
     Returns:
-        The exit code: 0 on success, 1 on a failed run. Usage errors exit with 2 through
+        The exit code: 0 on success, 2 on bad input (a one-line ``tf-green: error:``), 1 on
+        any other failure, 130/143 when interrupted. Usage errors exit with 2 through
         ``SystemExit``, as argparse does.
 
     Example:
@@ -219,8 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     out = _check_out(parser, args)
-    from tf_green.recipe import parse_recipe
-    from tf_green.workflow import run_recipe
+    with _quiet_logs(args.verbose):
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
 
     def say(message: str) -> None:
         print(f"[tf-green] {message}", flush=True)
@@ -228,12 +305,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         recipe = parse_recipe(args.recipe if args.command == "run" else _recipe_for(args))
         result = run_recipe(
-            recipe, out, energy=not args.no_energy, progress=None if args.quiet else say
+            recipe,
+            out,
+            energy=not args.no_energy,
+            progress=None if args.quiet else say,
+            unsafe_deserialization=getattr(args, "unsafe_deserialization", False),
         )
+    except KeyboardInterrupt as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        print(f"tf-green: interrupted ({name}); nothing was written to {out}", file=sys.stderr)
+        return 128 + int(signum)
     except (ValueError, TypeError) as error:
-        print(f"tf-green {args.command}: error: {error}", file=sys.stderr)
+        if args.verbose:
+            raise
+        print(f"tf-green: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if args.verbose:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(
+            f"tf-green: error: {type(error).__name__}: {first} (run with --verbose for the "
+            "traceback)",
+            file=sys.stderr,
+        )
         return 1
-    if result.table is not None and not args.quiet:
-        print(result.table.to_string(max_cols=12))
-    print(f"results in {result.out_dir}" + (f" (report: {result.report})" if result.report else ""))
+    _print_result(result, args.quiet)
     return 0
