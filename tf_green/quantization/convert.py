@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tf_green._keras import keras, require_tf_keras_model, tf
-from tf_green.quantization import _data, _flatbuffer, _wrappers
+from tf_green.quantization import _calibrate, _data, _tflite_converter, _trace, _wrappers
 
 __all__ = ["QUANTIZATIONS", "REPRESENTATIVE_SAMPLES", "to_tflite"]
 
@@ -123,17 +122,90 @@ def to_tflite(
             f"wrappers); export it with quantization='int8', not {quantization!r}. To export "
             "a float model, convert the model you passed to `qat()`/`quantize()` instead."
         )
+    calibrate = quantization == "int8" and not qat_model
+    if calibrate and representative_data is None:
+        raise ValueError(_NO_REPRESENTATIVE_DATA)
     model = _wrappers.strip_pruning(model)
-    representative = None
-    if quantization == "int8" and not qat_model:
-        representative = _representative_dataset(model, representative_data, representative_samples)
-    converter = _converter(model, quantization, representative, int8_io, sparse, qat_model)
-    content = _convert(converter, quantization)
+    structure = _trace.signature(model, representative_data)
+    specs = _trace.flat_specs(structure)
+    arrays = None
+    if calibrate:
+        arrays = _representative_arrays(specs, representative_data, representative_samples)
+    if _trace.has_recurrent_layers(model):
+        content = _convert_recurrent(
+            model,
+            structure,
+            arrays,
+            quantization,
+            int8_io,
+            sparse,
+            qat_model,
+            representative_samples,
+        )
+    else:
+        if model.inputs or model.save_spec() is not None:
+            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        else:  # a subclassed model built without data: traced on the representative shapes
+            function = _trace.concrete_function(model, structure)
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+        generator = _generator(arrays, specs, representative_samples) if calibrate else None
+        _tflite_converter.configure(converter, quantization, generator, int8_io, sparse, qat_model)
+        content = _tflite_converter.convert(converter, quantization)
     if quantization == "int8":
-        _check_integer_only(content)
+        _tflite_converter.check_integer_only(content)
     if target is not None:
         _write_atomically(target, content)
     return content
+
+
+_NO_REPRESENTATIVE_DATA = (
+    "quantization='int8' needs `representative_data` to calibrate activation ranges: "
+    "pass a few hundred training inputs, e.g. representative_data=x_train[:300] or a "
+    "tf.data.Dataset of (x, y) batches. Or use quantization='dynamic', which needs none."
+)
+
+
+def _convert_recurrent(
+    model: keras.Model,
+    structure: Any,
+    arrays: list[np.ndarray] | None,
+    quantization: str | None,
+    int8_io: bool,
+    sparse: bool,
+    qat_model: bool,
+    samples: int,
+) -> bytes:
+    """Convert a model with LSTM/GRU/RNN layers at batch 1; calibrate INT8 in a subprocess."""
+    fixed = _trace.with_batch(structure, 1)
+    if fixed != structure:
+        warnings.warn(
+            "to_tflite: `model` has recurrent layers (LSTM/GRU/RNN), which TFLite cannot "
+            "convert with a dynamic batch axis; exporting it at batch 1 (TFLiteModel.predict "
+            "runs any number of samples, one at a time).",
+            UserWarning,
+            stacklevel=3,
+        )
+    batch = _trace.flat_specs(fixed)[0][1][0]
+    if quantization == "int8" and not qat_model:
+        source = _trace.unroll_recurrent(model) or model
+        function = _trace.concrete_function(source, fixed)
+        try:
+            return _calibrate.convert_isolated(
+                source.variables,
+                function,
+                arrays,
+                [name for name, _, _ in _trace.flat_specs(fixed)],
+                batch=batch,
+                samples=samples,
+                int8_io=int8_io,
+                sparse=sparse,
+            )
+        except _calibrate.ConverterFailedError as error:
+            raise _tflite_converter.converter_error(str(error), quantization) from None
+    function = _trace.concrete_function(model, fixed)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    _tflite_converter.configure(converter, quantization, None, int8_io, sparse, qat_model)
+    return _tflite_converter.convert(converter, quantization)
 
 
 def _check_quantization(quantization: Any) -> str | None:
@@ -144,9 +216,14 @@ def _check_quantization(quantization: Any) -> str | None:
 
 
 def _check_path(path: str | os.PathLike) -> pathlib.Path:
-    """Check, before any work, that ``path`` can be written; return it as a Path."""
+    """Check, before any work, that ``path`` can be written; return it as a Path.
+
+    Besides the folder's permission bits, a temporary file is created (and removed) next to
+    ``path``: that is what :func:`_write_atomically` does later, and it also catches folders
+    that ``os.access`` calls writable but are not (read-only mounts, ``/proc``, root).
+    """
     try:
-        target = pathlib.Path(path)
+        target = pathlib.Path(os.path.expanduser(os.fspath(path)))
     except TypeError:
         raise TypeError(
             f"`path` must be a str or os.PathLike, got {type(path).__name__}."
@@ -159,25 +236,37 @@ def _check_path(path: str | os.PathLike) -> pathlib.Path:
         )
     if target.is_dir():
         raise ValueError(f"`path` {str(target)!r} is a folder; give a file name (model.tflite).")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if target.exists() and not os.access(target, os.W_OK):
         raise ValueError(
-            f"`path` {str(target)!r}: folder {str(folder)!r} is not writable; choose a folder "
-            "you can write to."
+            f"`path` {str(target)!r} exists and is read-only; remove it or choose another path."
         )
+    unwritable = ValueError(
+        f"`path` {str(target)!r}: folder {str(folder)!r} is not writable; choose a folder "
+        "you can write to."
+    )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise unwritable
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise ValueError(f"{unwritable.args[0][:-1]} ({error.strerror or error}).") from None
+    os.close(fd)
+    os.unlink(probe)
     return target
 
 
 def _write_atomically(target: pathlib.Path, content: bytes) -> None:
     """Write via a temporary file in the same folder and ``os.replace``; no partial file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException as error:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(error, OSError):
             raise OSError(
@@ -186,33 +275,10 @@ def _write_atomically(target: pathlib.Path, content: bytes) -> None:
         raise
 
 
-def _input_specs(model: keras.Model) -> list[tuple[str, tuple, tf.DType]]:
-    """(name, shape with batch axis, dtype) of each model input."""
-    if not model.inputs:
-        raise ValueError(
-            "`model` has no defined inputs (an unbuilt subclassed model?); call it once on "
-            "data or build it with `model.build(input_shape)` before exporting."
-        )
-    names = list(getattr(model, "input_names", None) or [])
-    if len(names) != len(model.inputs):
-        names = [t.name.split(":")[0] for t in model.inputs]
-    return [
-        (name, tuple(t.shape.as_list()), tf.as_dtype(t.dtype))
-        for name, t in zip(names, model.inputs, strict=True)
-    ]
-
-
-def _representative_dataset(
-    model: keras.Model, data: Any, samples: int
-) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """Check ``data`` against the model's inputs; return a one-sample-at-a-time generator."""
-    if data is None:
-        raise ValueError(
-            "quantization='int8' needs `representative_data` to calibrate activation ranges: "
-            "pass a few hundred training inputs, e.g. representative_data=x_train[:300] or a "
-            "tf.data.Dataset of (x, y) batches. Or use quantization='dynamic', which needs none."
-        )
-    specs = _input_specs(model)
+def _representative_arrays(
+    specs: list[tuple[str, tuple, tf.DType]], data: Any, samples: int
+) -> list[np.ndarray]:
+    """Check ``data`` against the model's inputs; return one array per input."""
     names = [name for name, _, _ in specs]
     if _data.is_dataset(data):
         arrays, _ = _data.dataset_to_arrays(data, [len(s) for _, s, _ in specs], limit=samples)
@@ -225,9 +291,17 @@ def _representative_dataset(
         checked.append(_check_array(array, name, shape, dtype))
     if len(checked[0]) == 0:
         raise ValueError("`representative_data` is empty; pass at least one sample.")
+    return checked
+
+
+def _generator(
+    arrays: list[np.ndarray], specs: list[tuple[str, tuple, tf.DType]], samples: int
+) -> Callable[[], Iterator[list[np.ndarray] | dict[str, np.ndarray]]]:
+    """A representative-dataset generator: one sample at a time."""
+    names = [name for name, _, _ in specs]
 
     def generate() -> Iterator[list[np.ndarray] | dict[str, np.ndarray]]:
-        for sample in _data.iter_samples(checked, samples):
+        for sample in _data.iter_samples(arrays, samples):
             # Several inputs go by signature name: the converter may reorder its inputs.
             yield sample if len(sample) == 1 else dict(zip(names, sample, strict=True))
 
@@ -256,82 +330,3 @@ def _check_array(array: np.ndarray, name: str, shape: tuple, dtype: tf.DType) ->
             f"input is {dtype.name}; {hint}."
         )
     return array.astype(dtype.as_numpy_dtype, copy=False)
-
-
-def _converter(
-    model: keras.Model,
-    quantization: str | None,
-    representative: Callable | None,
-    int8_io: bool,
-    sparse: bool,
-    qat_model: bool,
-) -> tf.lite.TFLiteConverter:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    optimizations = []
-    if quantization is not None:
-        optimizations.append(tf.lite.Optimize.DEFAULT)
-    if sparse:
-        optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
-    converter.optimizations = optimizations
-    if quantization == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if quantization == "int8":
-        if not qat_model:
-            # A QAT model is integer through its fake-quant ranges; the converter refuses
-            # TFLITE_BUILTINS_INT8 without a representative dataset there, so the integer-only
-            # property is checked on the result instead (_check_integer_only).
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if int8_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-    return converter
-
-
-_TF_OP = re.compile(r"'((?:tf|tfl)\.[A-Za-z0-9_]+)' op")
-
-
-def _convert(converter: tf.lite.TFLiteConverter, quantization: str | None) -> bytes:
-    try:
-        with warnings.catch_warnings():
-            # Emitted for every quantized conversion of a float-input model; not actionable.
-            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            # The calibrator runs tf.lite.Interpreter internally for multi-input models.
-            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprec")
-            return converter.convert()
-    except Exception as error:
-        if type(error).__name__ != "ConverterError":
-            raise
-        ops = sorted(set(_TF_OP.findall(str(error))))
-        what = ", ".join(ops) if ops else "an operation"
-        hint = (
-            " For quantization='int8', try quantization='dynamic' (int8 weights, float "
-            "activations)."
-            if quantization == "int8"
-            else ""
-        )
-        raise ValueError(
-            f"the TFLite converter cannot express {what} of `model` with builtin ops"
-            f" (quantization={quantization!r}). Replace the layer that uses it with standard "
-            f"Keras layers.{hint} Converter message: {_first_error_line(str(error))}"
-        ) from error
-
-
-def _first_error_line(message: str) -> str:
-    for line in message.splitlines():
-        if "error:" in line:
-            return line.split("error:", 1)[1].strip()[:300]
-    return message.strip().splitlines()[0][:300] if message.strip() else "?"
-
-
-def _check_integer_only(content: bytes) -> None:
-    """Refuse an "int8" export in which the converter left operators in float."""
-    float_ops = _flatbuffer.inspect(content).float_ops
-    if float_ops:
-        listed = "; ".join(str(op) for op in float_ops[:8])
-        raise ValueError(
-            "quantization='int8': the builtin INT8 op set cannot express "
-            f"{len(float_ops)} operator(s) of `model`, which the converter left in float: "
-            f"{listed}. Use quantization='dynamic' (int8 weights, float activations), or "
-            "replace those layers with ones that have INT8 kernels."
-        )
