@@ -102,10 +102,8 @@ def tflite_activation_bytes(
         328
     """
     graph = parse_tflite(bytes(model_bytes), sample_shape)
-    total = sum(
-        t.elements * _tflite_itemsize(t.dtype) for t in graph.tensors if not t.constant
-    )
-    return int(round(total)), TFLITE_METHOD
+    total = sum(t.elements * _tflite_itemsize(t.dtype) for t in graph.tensors if not t.constant)
+    return round(total), TFLITE_METHOD
 
 
 def _dims(shape: Any) -> list[int | None]:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
 from tf_green.bench.report import (
     SUMMARY_COLUMNS,
     atomic_write_text,
-    markdown_table,
+    labelled,
     report_markdown,
+    summary_markdown,
 )
 from tf_green.bench.solution import break_even, energy_to_solution
 from tf_green.bench.targets import Targets
@@ -47,6 +48,8 @@ _PROFILE_OPTIONS = frozenset(
         "latency_calls",
         "energy_window_s",
         "energy_source",
+        "energy_attribution",
+        "energy_budget_s",
         "country_iso_code",
         "carbon_intensity_g_per_kwh",
     }
@@ -75,8 +78,9 @@ class Bench:
         energy: Measure energy for every variant.
         **profile_options: Passed to :func:`~tf_green.bench.profile.profile` for every variant:
             ``batch_size``, ``repeats``, ``throughput_batch_size``, ``latency_calls``,
-            ``energy_window_s``, ``energy_source``, ``country_iso_code``,
-            ``carbon_intensity_g_per_kwh``.
+            ``energy_window_s``, ``energy_source``, ``energy_attribution`` ("process" by
+            default, see :mod:`tf_green.bench.profile_energy`), ``energy_budget_s``,
+            ``country_iso_code``, ``carbon_intensity_g_per_kwh``.
 
     Raises:
         ValueError: If ``x`` and ``y`` lengths differ or the metric is unknown.
@@ -314,10 +318,13 @@ class Bench:
             >>> print(bench.to_markdown())  # doctest: +SKIP
             | name | kind | metric_value | ...
         """
-        return markdown_table(self._results(), SUMMARY_COLUMNS)
+        return summary_markdown(self._results(), SUMMARY_COLUMNS)
 
     def to_csv(self, path: str | os.PathLike) -> pathlib.Path:
-        """Write all result columns to a CSV file, atomically.
+        """Write all result columns to a CSV file, atomically (energy columns labelled).
+
+        The meter's energy columns are written as ``estimated_energy_j_per_1k`` or
+        ``measured_energy_j_per_1k`` (and so on), after what the figures are.
 
         Args:
             path: Destination; its folder must exist.
@@ -332,7 +339,7 @@ class Bench:
             >>> bench.to_csv("results.csv")  # doctest: +SKIP
             PosixPath('results.csv')
         """
-        return atomic_write_text(path, self._results().to_csv(index=False))
+        return atomic_write_text(path, labelled(self._results()).to_csv(index=False))
 
     def plot(self, path: str | os.PathLike | None = None) -> Figure:
         """Metric vs size and vs energy, Pareto front marked, baseline highlighted.

@@ -59,7 +59,7 @@ class InferenceEnergy:
         inference_s: Seconds of inference windows.
         idle_s: Seconds of idle windows.
         repeats_j_per_1k: The per-repeat net figures of the last round (may be negative).
-        uncertainty_j_per_1k: One standard deviation of the figure.
+        uncertainty_j_per_1k: Standard error of the figure (spread of the repeats, idle noise).
         resolution_j_per_1k: The floor under which a figure is noise.
         status: "resolved...", "below resolution (< F J/1k)", or "unavailable: <reason>".
         attribution: "process" or "machine": what the source's energy covers.
@@ -100,7 +100,7 @@ class InferenceEnergy:
 
     @property
     def basis(self) -> str:
-        """"measured", "estimated" or "none" (see :func:`~tf_green.bench.resolution.energy_basis`)."""
+        """What the figure is: "measured", "estimated" or "none" (see ``energy_basis``)."""
         return energy_basis(self.method)
 
     @property

@@ -7,6 +7,11 @@ whatever else the process allocates meanwhile, and allocators that keep freed me
 second run of the same work show less. The bench measures it on the first pass at the
 throughput batch size, so every variant is measured the same way.
 
+Its resolution is :data:`RSS_RESOLUTION_MB` (1 MiB): below that, a delta is allocator
+bookkeeping (pages of 4 KiB, malloc arenas growing by 128 KiB to 1 MiB), not the model's memory,
+and :func:`rss_figure` reports it as None, labelled so. What a deployment needs is counted
+from the graph instead (:mod:`tf_green.bench.activation_memory`).
+
 Example:
     >>> import numpy as np
     >>> with PeakMemory() as peak:
@@ -19,9 +24,36 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["MEMORY_METHOD", "PeakMemory"]
+__all__ = ["MEMORY_METHOD", "RSS_RESOLUTION_MB", "PeakMemory", "rss_figure"]
 
-MEMORY_METHOD = "peak RSS above the pre-run RSS (psutil, sampled every 2 ms), first batched pass"
+MEMORY_METHOD = (
+    "measured: peak RSS above the pre-run RSS (psutil, sampled every 2 ms), first batched pass"
+)
+RSS_RESOLUTION_MB = 1.0
+
+
+def rss_figure(peak_mb: float | None) -> tuple[float | None, str]:
+    """The measured RSS delta where it is above its resolution, and what it is.
+
+    Args:
+        peak_mb: :attr:`PeakMemory.peak_mb`.
+
+    Returns:
+        ``(peak_mb or None, method)``: None, with a method saying why, when psutil is missing
+        or the delta is below :data:`RSS_RESOLUTION_MB`.
+
+    Example:
+        >>> rss_figure(0.0039)
+        (None, 'below resolution (< 1 MiB): measured: peak RSS above the pre-run RSS (psutil, \
+sampled every 2 ms), first batched pass')
+        >>> rss_figure(12.5)[0]
+        12.5
+    """
+    if peak_mb is None:
+        return None, "unavailable: psutil is not installed"
+    if peak_mb < RSS_RESOLUTION_MB:
+        return None, f"below resolution (< {RSS_RESOLUTION_MB:g} MiB): {MEMORY_METHOD}"
+    return float(peak_mb), MEMORY_METHOD
 
 
 class PeakMemory:

@@ -55,13 +55,15 @@ def codecarbon_watts_per_core() -> tuple[float, str]:
     """
     if "codecarbon" in _CACHE:
         return _CACHE["codecarbon"]
+    try:  # importing codecarbon installs its console handler: import first, then silence it
+        from codecarbon.core import cpu
+        from codecarbon.core.util import count_cpus, count_physical_cpus
+    except Exception as error:
+        raise EnergyUnavailableError(f"codecarbon cannot be imported ({error})") from error
     logger = logging.getLogger("codecarbon")
     saved = (logger.level, list(logger.handlers), logger.propagate)
     logger.handlers, logger.propagate = [logging.NullHandler()], False
     try:
-        from codecarbon.core import cpu
-        from codecarbon.core.util import count_cpus, count_physical_cpus
-
         tdp = cpu.TDP()
         sockets, cores = max(int(count_physical_cpus() or 1), 1), max(int(count_cpus() or 1), 1)
     except Exception as error:  # ImportError, or a detection failure
@@ -80,7 +82,8 @@ def _carbon_intensity(country_iso_code: str) -> float | None:
     try:
         from codecarbon.input import DataSource
 
-        return float(DataSource().get_global_energy_mix_data()[country_iso_code]["carbon_intensity"])
+        mix = DataSource().get_global_energy_mix_data()
+        return float(mix[country_iso_code]["carbon_intensity"])
     except Exception:  # unknown country or no codecarbon: no CO2 figure, never a made-up one
         return None
 
@@ -153,7 +156,7 @@ class ProcessCpuSource:
         energy = cpu_s * watts
         co2 = None if self._intensity is None else energy / J_PER_KWH * self._intensity
         method = f"estimated: process CPU time x {watts:g} W per busy core ({where})"
-        details: dict[str, Any] = {"cpu_s": cpu_s, "watts_per_core": watts, "attribution": "process"}
+        details: dict[str, Any] = {"cpu_s": cpu_s, "watts_per_core": watts}
         return EnergyReading(energy, duration, method, co2, details)
 
     def resolution_j(self, reading: EnergyReading) -> float:

@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from tf_green.bench._inputs import as_arrays
+from tf_green.bench.activation_memory import activation_memory
 from tf_green.bench.analytic import analytic_energy
-from tf_green.bench.energy import DEFAULT_COUNTRY, CodeCarbonSource, PowerSource
-from tf_green.bench.inference_energy import measure_inference_energy
+from tf_green.bench.energy import DEFAULT_COUNTRY, PowerSource
 from tf_green.bench.latency import measure_latency, measure_throughput
-from tf_green.bench.memory import MEMORY_METHOD, PeakMemory
+from tf_green.bench.memory import PeakMemory, rss_figure
 from tf_green.bench.metrics import Metric, resolve_metric
+from tf_green.bench.profile_energy import energy_fields, measure_energy
+from tf_green.bench.resolution import below_resolution_text
 from tf_green.bench.variants import Variant, as_variant
 
 __all__ = ["Profile", "profile"]
@@ -64,17 +66,34 @@ class Profile:
         latency_ms_p95: 95th percentile latency, ms.
         latency_cv: Coefficient of variation of the per-repeat p50s.
         latency_batch_size: Samples per latency call.
+        cpu_ms_per_inference: This process's CPU time per inference during the latency runs,
+            ms (all its threads; what the per-process energy estimate is proportional to).
         throughput_per_s: Samples per second at ``throughput_batch_size``.
         throughput_batch_size: Samples per throughput call.
-        peak_memory_mb: Peak extra resident memory while running batches, MiB.
-        memory_method: How ``peak_memory_mb`` was measured.
-        energy_j_per_1k: Median net energy per 1,000 inferences, J (None if not measured).
-        energy_j_per_1k_min: Smallest per-repeat figure, J.
-        energy_j_per_1k_max: Largest per-repeat figure, J.
+        peak_memory_mb: Measured peak extra resident memory while running batches, MiB; None
+            when below its 1 MiB resolution (``memory_method`` says so).
+        memory_method: How ``peak_memory_mb`` was measured, or why it is None.
+        activation_bytes: Activation bytes at batch 1, from the graph (TFLite: non-constant
+            tensors; Keras: input and layer outputs); None if unknown.
+        memory_bytes: ``size_bytes`` + ``activation_bytes``: what a deployment must hold.
+        memory_bytes_method: How ``activation_bytes`` was counted.
+        energy_j_per_1k: Median net energy per 1,000 inferences, J; None if not measured,
+            unavailable or below resolution (``energy_status`` says which).
+        energy_j_per_1k_min: Smallest per-repeat figure, J (None unless resolved).
+        energy_j_per_1k_max: Largest per-repeat figure, J (None unless resolved).
         energy_spread_j_per_1k: Max minus min over repeats, J.
+        energy_uncertainty_j_per_1k: Standard error of the figure, J.
+        energy_resolution_j_per_1k: The floor under which a figure is noise, J.
         energy_idle_w: Median idle power subtracted, W.
         energy_method: "measured: ...", "estimated: ...", "unavailable: <reason>" or
             "not measured (energy=False)".
+        energy_basis: "measured", "estimated" or "none".
+        energy_attribution: "process" (this process's CPU time) or "machine" (whole machine
+            minus idle), "none" when not measured.
+        energy_status: "resolved", "below resolution (< F J/1k)", "unavailable: ..." or
+            "not measured (energy=False)".
+        energy_window_s: Length of the inference windows, s.
+        energy_calls_per_window: Calls per inference window (planned from the latency).
         analytic_energy_j_per_1k: The analytic model's J per 1,000 inferences.
         co2_g_per_1k: Grams CO2e per 1,000 inferences (from the measured energy).
         inference_s: Seconds spent running inference while profiling.
@@ -110,16 +129,27 @@ class Profile:
     latency_ms_p95: float
     latency_cv: float
     latency_batch_size: int
+    cpu_ms_per_inference: float
     throughput_per_s: float
     throughput_batch_size: int
     peak_memory_mb: float | None
     memory_method: str
+    activation_bytes: int | None
+    memory_bytes: int | None
+    memory_bytes_method: str
     energy_j_per_1k: float | None
     energy_j_per_1k_min: float | None
     energy_j_per_1k_max: float | None
     energy_spread_j_per_1k: float | None
+    energy_uncertainty_j_per_1k: float | None
+    energy_resolution_j_per_1k: float | None
     energy_idle_w: float | None
     energy_method: str
+    energy_basis: str
+    energy_attribution: str
+    energy_status: str
+    energy_window_s: float | None
+    energy_calls_per_window: int | None
     analytic_energy_j_per_1k: float
     co2_g_per_1k: float | None
     inference_s: float
@@ -185,6 +215,8 @@ def profile(
     latency_calls: int | None = None,
     energy_window_s: float = 3.0,
     energy_source: PowerSource | None = None,
+    energy_attribution: str = "process",
+    energy_budget_s: float | None = 60.0,
     country_iso_code: str = DEFAULT_COUNTRY,
     carbon_intensity_g_per_kwh: float | None = None,
     progress: bool | Callable[[str], None] = False,
@@ -198,15 +230,22 @@ def profile(
         y: Targets; without them ``metric_value`` is None.
         metric: "accuracy", "macro_f1", "perplexity" or a callable ``fn(y_true, y_pred)``.
         batch_size: Samples per call for latency and energy (the serving batch), >= 1.
-        energy: Measure energy (``repeats`` windows of ``energy_window_s`` plus equal idle
-            windows); False skips it.
+        energy: Measure energy (``repeats`` windows of about ``energy_window_s``, a number of
+            calls planned from the latency, plus equal idle windows); False skips it.
         repeats: Latency runs and energy windows, >= 1.
         name: Name in results; defaults to the model's name.
         throughput_batch_size: Samples per call for the metric pass, throughput and memory.
         latency_calls: Timed calls per latency run; None: enough for ~0.25 s per run.
         energy_window_s: Length of each inference window, seconds (several seconds is what
             CodeCarbon's 1-second sampling needs; shorter only for tests with a fake source).
-        energy_source: A power source; default :class:`~tf_green.bench.energy.CodeCarbonSource`.
+        energy_source: A power source; default the one of ``energy_attribution``.
+        energy_attribution: "process" (default: this process's CPU seconds x CodeCarbon's
+            power per core, robust to other load on a shared machine) or "machine"
+            (CodeCarbon whole-machine power minus idle; measured where RAPL/NVML is readable).
+            See :mod:`tf_green.bench.profile_energy`.
+        energy_budget_s: Seconds the energy stage may take (inference plus idle windows); a
+            figure below resolution is measured again with 4x longer windows while that fits.
+            None: one round.
         country_iso_code: Grid for CO2 with the default source (default "USA").
         carbon_intensity_g_per_kwh: Force a carbon intensity with the default source.
         progress: Print one line per stage (True), or call this function with each line.
@@ -256,9 +295,11 @@ def profile(
     )
 
     batches = _batches(x, batch_size)
+    cpu_start = time.process_time()
     latency = measure_latency(
         lambda i: variant.run(batches[i % len(batches)]), repeats=int(repeats), calls=latency_calls
     )
+    cpu_ms = 1000.0 * (time.process_time() - cpu_start) / max(latency.calls * batch_size, 1)
     inference_s += latency.total_s
     say(f"latency p50 {latency.latency_ms_p50:.3f} ms, p95 {latency.latency_ms_p95:.3f} ms")
 
@@ -267,26 +308,34 @@ def profile(
             lambda a, b: variant.run(x[a:b]), len(x), int(throughput_batch_size)
         )
     inference_s += throughput.total_s
+    rss_mb, rss_method = rss_figure(peak.peak_mb)
+    deployed = activation_memory(variant, x.shape[1:])
     say(f"throughput {throughput.throughput_per_s:.0f}/s at batch {throughput_batch_size}")
 
+    measured = None
     if energy:
-        source = energy_source or CodeCarbonSource(
-            country_iso_code, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh
-        )
         counter = iter(range(10**12))
 
         def run_one() -> int:
             variant.run(batches[next(counter) % len(batches)])
             return batch_size
 
-        measured = measure_inference_energy(
-            run_one, source=source, window_s=energy_window_s, repeats=int(repeats)
+        measured = measure_energy(
+            run_one,
+            latency_ms=latency.latency_ms_p50,
+            source=energy_source,
+            attribution=energy_attribution,
+            window_s=energy_window_s,
+            repeats=int(repeats),
+            budget_s=energy_budget_s,
+            country_iso_code=country_iso_code,
+            carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh,
         )
         inference_s += measured.inference_s
         shown = "n/a" if measured.j_per_1k is None else f"{measured.j_per_1k:.4g} J/1k"
-        say(f"energy {shown} ({measured.method})")
-    else:
-        measured = None
+        if measured.available and measured.j_per_1k is None:
+            shown = below_resolution_text(measured.resolution_j_per_1k)
+        say(f"energy {shown} ({measured.basis}, {measured.attribution}: {measured.method})")
 
     return Profile(
         name=variant.name,
@@ -311,18 +360,16 @@ def profile(
         latency_ms_p95=latency.latency_ms_p95,
         latency_cv=latency.latency_cv,
         latency_batch_size=int(batch_size),
+        cpu_ms_per_inference=cpu_ms,
         throughput_per_s=throughput.throughput_per_s,
         throughput_batch_size=int(throughput_batch_size),
-        peak_memory_mb=peak.peak_mb,
-        memory_method=MEMORY_METHOD,
-        energy_j_per_1k=None if measured is None else measured.j_per_1k,
-        energy_j_per_1k_min=None if measured is None else measured.j_per_1k_min,
-        energy_j_per_1k_max=None if measured is None else measured.j_per_1k_max,
-        energy_spread_j_per_1k=None if measured is None else measured.spread_j_per_1k,
-        energy_idle_w=None if measured is None else measured.idle_w,
-        energy_method="not measured (energy=False)" if measured is None else measured.method,
+        peak_memory_mb=rss_mb,
+        memory_method=rss_method,
+        activation_bytes=deployed.activation_bytes,
+        memory_bytes=deployed.memory_bytes,
+        memory_bytes_method=deployed.method,
         analytic_energy_j_per_1k=analytic.j_per_1k,
-        co2_g_per_1k=None if measured is None else measured.co2_g_per_1k,
+        **energy_fields(measured),
         inference_s=inference_s,
         profile_s=time.perf_counter() - began,
     )

@@ -7,6 +7,7 @@ noise::
 
     uncertainty = max(std of the per-repeat net figures,
                       std of the per-repeat idle power x window length / inferences x 1000)
+                  / sqrt(repeats)                      (the standard error of the figure)
     floor       = k x uncertainty + the meter's own quantum per window / inferences x 1000
 
 (k = 2, about a 95% band). A median net figure at or under the floor, negative ones included,
@@ -22,7 +23,7 @@ Example:
     (1.0, 'resolved')
     >>> resolve_energy([0.1, -0.2, 0.05], idle_w=[5, 7, 3], window_s=[1, 1, 1],
     ...                inferences=[1000] * 3).status
-    'below resolution (< 4 J/1k)'
+    'below resolution (< 2.3 J/1k)'
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ def below_resolution_text(floor_j_per_1k: float | None) -> str:
         The text.
 
     Example:
-        >>> below_resolution_text(0.2), below_resolution_text(None)
-        ('< 0.2 J/1k', 'below resolution')
+        >>> below_resolution_text(0.2), below_resolution_text(None), below_resolution_text(0.0)
+        ('< 0.2 J/1k', 'below resolution', 'no net energy')
     """
     if floor_j_per_1k is None or math.isnan(floor_j_per_1k):
         return "below resolution"
+    if floor_j_per_1k <= 0:
+        return "no net energy"
     return f"< {floor_j_per_1k:.2g} J/1k"
 
 
@@ -97,7 +100,7 @@ class ResolvedEnergy:
         j_per_1k: Median net J per 1,000 inferences, or None if below resolution.
         net_j_per_1k: The median net figure as computed (may be tiny or negative: never shown
             as a figure when below resolution).
-        uncertainty_j_per_1k: One standard deviation of the figure (see module docstring).
+        uncertainty_j_per_1k: The standard error of the figure (see module docstring).
         floor_j_per_1k: The resolution floor; figures at or under it are noise.
         status: "resolved", "resolved (1 repeat: spread unknown)" or
             "below resolution (< F J/1k)".
@@ -136,7 +139,7 @@ def resolve_energy(
         window_s: Length of each repeat's inference window, s.
         inferences: Inferences in each repeat's inference window.
         quantum_j: The meter's own resolution for one window, J (0 for an exact source).
-        k: Width of the noise band in standard deviations (default 2).
+        k: Width of the noise band in standard errors (default 2).
 
     Returns:
         The :class:`ResolvedEnergy`.
@@ -163,7 +166,7 @@ def resolve_energy(
         spread = statistics.stdev(net_j_per_1k)
         mean_window = statistics.fmean(window_s)
         idle_noise = statistics.stdev(idle_w) * mean_window * per_window
-        uncertainty = max(spread, idle_noise)
+        uncertainty = max(spread, idle_noise) / math.sqrt(n)
     else:
         uncertainty = 0.0
     floor = k * uncertainty + quantum

@@ -30,6 +30,16 @@ def _num(value: Any) -> float:
         return math.nan
 
 
+def _energy_reason(row: Any) -> str | None:
+    """Why a row has no energy figure to compute with (None if it has one)."""
+    status = str(getattr(row, "energy_status", "") or "")
+    if status.startswith("below resolution"):
+        return status
+    if math.isnan(_num(getattr(row, "energy_j_per_1k", None))):
+        return status or "no energy figure"
+    return None
+
+
 def energy_to_solution(results: pd.DataFrame, targets: Targets, requests: int) -> pd.DataFrame:
     """Energy to serve ``requests`` inferences, for variants that meet the metric target.
 
@@ -40,9 +50,10 @@ def energy_to_solution(results: pd.DataFrame, targets: Targets, requests: int) -
         requests: Number of requests, >= 1.
 
     Returns:
-        One row per variant: ``requests``, ``energy_j`` (measured, net of idle),
-        ``energy_j_per_1k``, ``analytic_energy_j``, ``co2_g`` and ``status`` ("attained", or
-        "not attained: <why>" with the energy columns left empty).
+        One row per variant: ``requests``, ``energy_j`` (the meter's figure, net of idle),
+        ``energy_j_per_1k``, ``analytic_energy_j``, ``co2_g`` and ``status`` ("attained",
+        "attained; energy below resolution (< F J/1k)" with the meter's columns left empty,
+        or "not attained: <why>" with all energy columns left empty).
 
     Raises:
         ValueError: If ``requests`` < 1.
@@ -66,14 +77,18 @@ def energy_to_solution(results: pd.DataFrame, targets: Targets, requests: int) -
                 f"not attained: metric_drop {_num(row.metric_drop):.4g} > "
                 f"{targets.max_metric_drop:g}"
             )
+        reason = _energy_reason(row)
+        metered = math.nan if reason is not None else scale
+        if attained and reason is not None:
+            status = f"attained; energy {reason}"
         rows.append(
             {
                 "name": row.name,
                 "requests": requests,
-                "energy_j": _num(row.energy_j_per_1k) * scale,
-                "energy_j_per_1k": _num(row.energy_j_per_1k) if attained else math.nan,
+                "energy_j": _num(row.energy_j_per_1k) * metered,
+                "energy_j_per_1k": _num(row.energy_j_per_1k) if metered == scale else math.nan,
                 "analytic_energy_j": _num(row.analytic_energy_j_per_1k) * scale,
-                "co2_g": _num(row.co2_g_per_1k) * scale,
+                "co2_g": _num(row.co2_g_per_1k) * metered,
                 "status": status,
             }
         )
@@ -89,7 +104,9 @@ def break_even(
     """Inferences after which a variant's energy savings repay the energy spent making it.
 
     ``break_even_inferences = compression_energy_j / (baseline J per inference - variant J per
-    inference)``; infinite when the variant saves nothing, NaN when energy is unknown.
+    inference)``; infinite when the variant saves nothing, NaN when energy is unknown or either
+    figure is below resolution (``status`` says which). The ``basis`` column says what the
+    meter's figures are ("measured", "estimated") rather than the argument's name.
 
     Args:
         results: A bench's results (``name``, ``is_baseline`` and the energy columns).
@@ -100,7 +117,7 @@ def break_even(
 
     Returns:
         One row per non-baseline variant: ``basis``, ``compression_energy_j``,
-        ``saved_j_per_1k``, ``break_even_inferences``.
+        ``saved_j_per_1k``, ``break_even_inferences``, ``status``.
 
     Raises:
         ValueError: On an unknown basis or variant name, or a negative energy.
@@ -125,12 +142,25 @@ def break_even(
         costs = {n: compression_energy_j.get(n) for n in names}
     else:
         costs = dict.fromkeys(names, compression_energy_j)
-    base = _num(results.loc[results["is_baseline"], column].iloc[0])
+    base_row = next(results.loc[results["is_baseline"]].itertuples())
+    base = _num(getattr(base_row, column))
+    shown_basis = basis
+    if basis == "measured" and "energy_basis" in results.columns:
+        kinds = sorted(set(results["energy_basis"]) - {"none"})
+        shown_basis = " and ".join(kinds) or "none"
     rows = []
     for name, cost in costs.items():
         if cost is not None and not float(cost) >= 0:
             raise ValueError(f"`compression_energy_j` for {name!r} must be >= 0, got {cost}.")
-        saved = base - _num(results.loc[results["name"] == name, column].iloc[0])
+        row = next(results.loc[results["name"] == name].itertuples())
+        saved = base - _num(getattr(row, column))
+        why = None
+        if basis == "measured":
+            base_why, row_why = _energy_reason(base_row), _energy_reason(row)
+            why = f"baseline {base_why}" if base_why else row_why
+        status = why or ("no compression energy given" if cost is None else "computed")
+        if why is not None:
+            saved = math.nan
         if cost is None or math.isnan(saved):
             inferences = math.nan
         elif saved <= 0:
@@ -140,10 +170,11 @@ def break_even(
         rows.append(
             {
                 "name": name,
-                "basis": basis,
+                "basis": shown_basis,
                 "compression_energy_j": math.nan if cost is None else float(cost),
                 "saved_j_per_1k": saved,
                 "break_even_inferences": inferences,
+                "status": status,
             }
         )
     return pd.DataFrame(rows)
