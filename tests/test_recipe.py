@@ -37,7 +37,9 @@ def test_round_trip_through_yaml(tmp_path):
 
 def test_json_file_is_accepted(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text('{"steps": [{"load": {"name": "m", "path": "m.h5"}}, {"save": {"sources": "m"}}]}')
+    path.write_text(
+        '{"steps": [{"load": {"name": "m", "path": "m.h5"}}, {"save": {"sources": "m"}}]}'
+    )
     assert rc.parse_recipe(path).steps[1].kind == "save"
 
 
@@ -63,3 +65,70 @@ def test_bad_recipes_name_the_step_line_and_key(text, message):
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         rc.parse_recipe(tmp_path / "nope.yaml")
+
+
+RANGES = """\
+steps:
+  - train: {name: teacher, width: 8, epochs: 1}
+  - prune:
+      name: pruned
+      source: teacher
+      sparsity: 0.5
+  - export: {sources: [teacher], quantization: int8}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("epochs: 1", "epochs: -1", r"step 1 \(line 2\), 'train': 'epochs' must be >= 1, got -1"),
+        ("width: 8", "width: -3", r"step 1 \(line 2\), 'train': 'width' must be >= 1, got -3"),
+        ("sparsity: 0.5", "sparsity: 1.5", r"step 2 \(line 6\), 'prune': 'sparsity' must be in"),
+        (
+            "quantization: int8",
+            "quantization: int8, representative_samples: -5",
+            r"step 3 \(line 7\), 'export': 'representative_samples' must be >= 1, got -5",
+        ),
+        ("quantization: int8", "quantization: int4", r"'quantization' item 'int4': must be one"),
+        ("name: pruned", "name: ../evil", r"'name' must be a name of letters"),
+        ("epochs: 1", "epochs: null", r"key 'epochs' has no value"),
+        ("      sparsity: 0.5", "      structure: '4:2'", r"'structure' .*1 <= m < n"),
+        ("      sparsity: 0.5", "      sparsities: [0.8, 0.5]", r"strictly increasing"),
+        (
+            "quantization: int8}",
+            "quantization: int8}\n  - save: {sources: [teacher_int8]}",
+            r"step 4 \(line 8\), 'save': sources 'teacher_int8' .*is a .tflite file",
+        ),
+    ],
+)
+def test_every_value_is_range_checked_with_step_and_line(old, new, message):
+    assert old in RANGES
+    with pytest.raises(ValueError, match=message):
+        rc.parse_recipe(RANGES.replace(old, new))
+
+
+def test_distill_and_bench_values_are_checked():
+    base = [{"train": {"name": "t"}}]
+    cases = [
+        ({"distill": {"name": "s", "teacher": "t", "alpha": 2}}, "'alpha' must be in"),
+        ({"distill": {"name": "s", "teacher": "t", "temperature": 0}}, "'temperature' must be"),
+        ({"bench": {"baseline": "t", "repeats": 0}}, "'repeats' must be >= 1"),
+        ({"bench": {"baseline": "t", "metric": "auc"}}, "'metric' must be one of"),
+        ({"sample": {"sources": "t", "max_new_tokens": -1}}, "'max_new_tokens' must be"),
+    ]
+    for step, message in cases:
+        with pytest.raises(ValueError, match=message):
+            rc.parse_recipe({"steps": [*base, step]})
+    with pytest.raises(ValueError, match="'seed' must be in"):
+        rc.parse_recipe({"seed": -1, "steps": base})
+    with pytest.raises(ValueError, match="'seq_len' must be >= 1"):
+        rc.parse_recipe({"data_options": {"seq_len": 0}, "steps": base})
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_a_recipe_cannot_allow_unsafe_deserialization(value):
+    text = "steps:\n  - load:\n      name: m\n      path: m.h5\n"
+    text += f"      unsafe_deserialization: {value}\n"
+    with pytest.raises(ValueError, match=r"line 5.*cannot be set in a recipe.*--unsafe-deserial"):
+        rc.parse_recipe(text)
+    assert "unsafe_deserialization" not in rc.STEP_SPECS["load"]
