@@ -1,7 +1,15 @@
-"""Turn the data a caller gives the bench (numpy arrays or a batched tf.data.Dataset) into arrays.
+"""Turn the data a caller gives the bench into arrays, the way ``keras.Model.evaluate`` reads it.
 
-The bench needs single samples (batch-1 latency) and repeatable passes over the same data, so a
-dataset is read once into memory, the way ``model.evaluate`` would read it.
+Accepted, as Keras ``fit``/``evaluate`` accept them: a numpy array, a list of arrays or a dict of
+arrays keyed by input name (multi-input models), or a ``tf.data.Dataset``, batched or unbatched,
+of ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` elements, where ``x`` may itself be a
+tuple or dict of inputs. The bench needs single samples (batch-1 latency) and repeatable passes
+over the same data, so a dataset is read once into memory.
+
+Batched or unbatched: a dataset whose elements carry a batch axis of unknown size
+(``.batch(n)``) is batched; one whose targets are scalars is unbatched; otherwise the model
+decides (an element of the model input's rank is a batch, one of a rank less is a sample), and
+without a model it is read as batched, like Keras.
 
 Example:
     >>> import numpy as np
@@ -12,13 +20,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tf_green._keras import tf
 
-__all__ = ["as_arrays"]
+__all__ = ["Data", "Inputs", "as_arrays", "head", "num_samples"]
 
 
 def _to_numpy(value: Any, argument: str) -> np.ndarray:
@@ -26,55 +35,176 @@ def _to_numpy(value: Any, argument: str) -> np.ndarray:
         return value
     if isinstance(value, tf.Tensor):
         return value.numpy()
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value)
-    if hasattr(value, "__array__"):
+    if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
         return np.asarray(value)
     raise TypeError(
-        f"`{argument}` must be a numpy array or a batched tf.data.Dataset, "
-        f"got {type(value).__name__}."
+        f"`{argument}` must be a numpy array (a list or dict of arrays for several inputs) or "
+        f"a tf.data.Dataset, got {type(value).__name__}."
     )
 
 
-def _read_dataset(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray | None]:
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for element in dataset:
-        if isinstance(element, (tuple, list)):
-            if len(element) not in (1, 2, 3):
-                raise ValueError(
-                    "`x` is a dataset whose elements have "
-                    f"{len(element)} parts; expected x, (x,), (x, y) or (x, y, sample_weight)."
-                )
-            xs.append(np.asarray(element[0]))
-            if len(element) > 1:
-                ys.append(np.asarray(element[1]))
-        elif isinstance(element, dict):
-            raise TypeError(
-                "`x` is a dataset of dicts; the bench needs single-input models. "
-                "Map it to (x, y) tuples first."
+def _structure(x: Any, argument: str = "x") -> Any:
+    """An array, or a list/dict of arrays for several inputs."""
+    if isinstance(x, dict):
+        return {str(k): _to_numpy(v, argument) for k, v in x.items()}
+    if (
+        isinstance(x, (list, tuple))
+        and x
+        and all(isinstance(a, (np.ndarray, tf.Tensor)) for a in x)
+    ):
+        return [_to_numpy(a, argument) for a in x]
+    return _to_numpy(x, argument)
+
+
+def _flat(x: Any) -> list[np.ndarray]:
+    if isinstance(x, dict):
+        return list(x.values())
+    return list(x) if isinstance(x, list) else [x]
+
+
+def num_samples(x: Any) -> int:
+    """Number of samples in an array or a list/dict of arrays (0 for a scalar).
+
+    Example:
+        >>> num_samples({"a": np.zeros((3, 2)), "b": np.zeros(3)})
+        3
+    """
+    first = _flat(x)[0]
+    return len(first) if first.ndim else 0
+
+
+def _split(element: Any) -> tuple[Any, Any]:
+    """(x, y) of one dataset element, following Keras ``fit`` conventions."""
+    if isinstance(element, dict):
+        return element, None
+    if isinstance(element, (tuple, list)):
+        if len(element) not in (1, 2, 3):
+            raise ValueError(
+                f"`x` is a dataset whose elements have {len(element)} parts; expected x, (x,), "
+                "(x, y) or (x, y, sample_weight)."
             )
+        return element[0], element[1] if len(element) > 1 else None
+    return element, None
+
+
+class Data:
+    """The caller's ``x`` and ``y``, read once; assembled into arrays for a model's inputs.
+
+    Args:
+        x: Inputs (see the module docstring).
+        y: Targets, when ``x`` does not yield them.
+
+    Attributes:
+        ambiguous: True for a dataset that may be batched or unbatched: the model decides.
+
+    Raises:
+        ValueError: If ``x`` is empty, or ``y`` is given twice.
+        TypeError: If ``x`` or ``y`` is not array-like.
+
+    Example:
+        >>> ds = tf.data.Dataset.from_tensor_slices((np.zeros((5, 3)), np.arange(5)))
+        >>> x, y = Data(ds).arrays()  # scalar targets: an unbatched dataset
+        >>> x.shape, y.shape
+        ((5, 3), (5,))
+    """
+
+    def __init__(self, x: Any, y: Any = None) -> None:
+        self.ambiguous = False
+        self._elements: list[tuple[Any, Any]] | None = None
+        self._batched: bool | None = None
+        if isinstance(x, tf.data.Dataset):
+            self._read_dataset(x, y)
+            self._y = None if y is None else _to_numpy(y, "y")
         else:
-            xs.append(np.asarray(element))
-    if not xs:
-        raise ValueError("`x` is an empty dataset; give it at least one batch.")
-    if any(a.ndim == 0 for a in xs):
-        raise ValueError("`x` must be a batched dataset (call `.batch(n)` on it), like Keras fit.")
-    x = np.concatenate(xs, axis=0)
-    y = np.concatenate(ys, axis=0) if ys else None
-    return x, y
+            self._x = _structure(x)
+            self._y = None if y is None else _to_numpy(y, "y")
+
+    def _read_dataset(self, dataset: tf.data.Dataset, y: Any) -> None:
+        elements = []
+        for element in dataset:
+            ex, ey = _split(element)
+            ex = tf.nest.map_structure(np.asarray, ex)
+            elements.append((ex, None if ey is None else np.asarray(ey)))
+        if not elements:
+            raise ValueError("`x` is an empty dataset; give it at least one sample.")
+        with_y = [e for e in elements if e[1] is not None]
+        if with_y and y is not None:
+            raise ValueError(
+                "`y` was given but `x` is a dataset that already yields (x, y); pass y=None."
+            )
+        if with_y and len(with_y) != len(elements):
+            raise ValueError("`x` is a dataset where only some elements have targets.")
+        self._elements = elements
+        first = tf.nest.flatten(elements[0][0])[0]
+        spec = tf.nest.flatten(_split(dataset.element_spec)[0])[0]
+        if with_y and with_y[0][1].ndim == 0:
+            self._batched = False  # scalar targets: one sample per element
+        elif first.ndim == 0:
+            raise ValueError(
+                "`x` is a dataset of scalar elements; give a batched dataset (call `.batch(n)`) "
+                "or samples with a feature axis, like Keras fit."
+            )
+        elif spec.shape.rank and spec.shape[0] is None:
+            self._batched = True  # `.batch(n)` leaves the batch size unknown
+        else:
+            self.ambiguous = True
+
+    def arrays(self, ranks: Sequence[int] | None = None) -> tuple[Any, np.ndarray | None]:
+        """``(x, y)`` as arrays (``x`` a list/dict of arrays for several inputs).
+
+        Args:
+            ranks: The model's input ranks (batch axis included), to tell an unbatched dataset
+                from a batched one; None reads an ambiguous dataset as batched.
+
+        Returns:
+            ``(x, y)``; ``y`` is None when no targets were given.
+
+        Raises:
+            ValueError: If there are no samples or ``x`` and ``y`` lengths differ.
+
+        Example:
+            >>> Data(np.zeros((2, 2))).arrays()[1] is None
+            True
+        """
+        if self._elements is None:
+            x, y = self._x, self._y
+        else:
+            batched = self._batched
+            if batched is None:
+                first = tf.nest.flatten(self._elements[0][0])[0]
+                batched = not (ranks and first.ndim == int(ranks[0]) - 1)
+            join = np.concatenate if batched else np.stack
+            xs = [e[0] for e in self._elements]
+            x = tf.nest.map_structure(lambda *parts: join(parts), *xs)
+            if isinstance(x, tuple):
+                x = list(x)
+            ys = [e[1] for e in self._elements if e[1] is not None]
+            y = join(ys) if ys else self._y
+        n = num_samples(x)
+        if n == 0:
+            raise ValueError("`x` has no samples; give at least one.")
+        if y is not None and len(y) != n:
+            raise ValueError(
+                f"`x` has {n} samples but `y` has {len(y)}; they must match "
+                "(one target per input sample)."
+            )
+        return x, y
 
 
-def as_arrays(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+def as_arrays(
+    x: Any, y: Any = None, ranks: Sequence[int] | None = None
+) -> tuple[Any, np.ndarray | None]:
     """Read ``x`` (and ``y``) into numpy arrays and check that they agree.
 
     Args:
-        x: Inputs: a numpy array (first axis the samples) or a batched ``tf.data.Dataset``
-            of ``x`` or ``(x, y)`` batches, as ``keras.Model.fit`` accepts.
+        x: Inputs: an array (first axis the samples), a list or dict of arrays for several
+            inputs, or a ``tf.data.Dataset`` (batched or not) of ``x`` or ``(x, y)``, as
+            ``keras.Model.fit`` accepts.
         y: Targets, when ``x`` is an array (or a dataset of inputs only).
+        ranks: The model's input ranks, to tell an unbatched dataset from a batched one.
 
     Returns:
-        ``(x, y)`` as arrays; ``y`` is None when no targets were given.
+        ``(x, y)``; ``y`` is None when no targets were given.
 
     Raises:
         ValueError: If ``x`` is empty, ``y`` is given twice (dataset of pairs and ``y``), or the
@@ -82,25 +212,61 @@ def as_arrays(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         TypeError: If ``x`` or ``y`` is not array-like.
 
     Example:
-        >>> import numpy as np
         >>> as_arrays(np.zeros((2, 2)))[1] is None
         True
     """
-    if isinstance(x, tf.data.Dataset):
-        x_arr, y_from_data = _read_dataset(x)
-        if y_from_data is not None and y is not None:
-            raise ValueError(
-                "`y` was given but `x` is a dataset that already yields (x, y); pass y=None."
-            )
-        y_arr = y_from_data if y is None else _to_numpy(y, "y")
-    else:
-        x_arr = _to_numpy(x, "x")
-        y_arr = None if y is None else _to_numpy(y, "y")
-    if x_arr.ndim == 0 or len(x_arr) == 0:
-        raise ValueError("`x` has no samples; give at least one.")
-    if y_arr is not None and len(y_arr) != len(x_arr):
-        raise ValueError(
-            f"`x` has {len(x_arr)} samples but `y` has {len(y_arr)}; they must match "
-            "(one target per input sample)."
-        )
-    return x_arr, y_arr
+    return Data(x, y).arrays(ranks)
+
+
+class Inputs:
+    """The arrays of a multi-input model, in its input order, sliced together like one array.
+
+    ``len``, slicing and ``shape`` (the first input's) behave as for a single array, so the
+    profile's stages run unchanged on several inputs.
+
+    Args:
+        arrays: One array per input, samples first, all of the same length.
+        names: The input names, in the same order.
+
+    Example:
+        >>> both = Inputs([np.zeros((4, 2)), np.ones((4, 3))], ["a", "b"])
+        >>> len(both[1:3]), both.shape, both[:1].as_dict()["b"].shape
+        (2, (4, 2), (1, 3))
+    """
+
+    def __init__(self, arrays: Sequence[np.ndarray], names: Sequence[str]) -> None:
+        self.arrays = list(arrays)
+        self.names = list(names)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index: slice) -> Inputs:
+        return Inputs([a[index] for a in self.arrays], self.names)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The first input's shape."""
+        return tuple(self.arrays[0].shape)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The arrays keyed by input name."""
+        return dict(zip(self.names, self.arrays, strict=True))
+
+    def repeat_to(self, n: int) -> Inputs:
+        """Samples repeated (cycled) to ``n`` of them."""
+        return Inputs([np.resize(a, (n, *a.shape[1:])) for a in self.arrays], self.names)
+
+
+def head(x: Any, n: int) -> Any:
+    """The first ``n`` samples of an array, a list or dict of arrays, or :class:`Inputs`.
+
+    Example:
+        >>> head({"a": np.arange(4)}, 2)["a"].tolist()
+        [0, 1]
+    """
+    if isinstance(x, dict):
+        return {k: v[:n] for k, v in x.items()}
+    if isinstance(x, list):
+        return [a[:n] for a in x]
+    return x[:n]

@@ -125,7 +125,7 @@ def keras_activation_bytes(model: Any) -> tuple[int | None, str]:
         >>> keras_activation_bytes(models.cnn(width=8))[0]  # 64 + 128 + 128 + 64 + 64 + 10 floats
         1832
     """
-    tensors: dict[int, Any] = {id(t): t for t in model.inputs}
+    tensors: dict[int, Any] = {id(t): t for t in model.inputs or []}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
             outputs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]

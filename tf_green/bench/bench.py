@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tf_green.bench._inputs import as_arrays
+from tf_green.bench._inputs import Data, head, num_samples
 from tf_green.bench.metrics import Metric, resolve_metric
 from tf_green.bench.profile import Profile, profile
 
@@ -70,11 +70,21 @@ class Bench:
     """Profile a baseline and variants on the same data, and compare them to targets.
 
     Args:
-        x: Validation inputs (numpy array or batched ``tf.data.Dataset``).
-        y: Validation targets (or None if ``x`` yields them).
-        metric: "accuracy", "macro_f1", "perplexity" or a callable ``fn(y_true, y_pred)``.
+        x: Validation inputs as Keras ``evaluate`` takes them: an array; for several inputs
+            a list of arrays (model input order) or a dict keyed by input name; or a
+            ``tf.data.Dataset``, batched or not, of ``x``, ``(x, y)`` or ``(dict, y)``.
+        y: Validation targets (or None if ``x`` yields them, or for a bench without a
+            metric: latency, size, energy only).
+        metric: "accuracy", "macro_f1" (higher is better), "perplexity", "mse", "mae",
+            "rmse" (lower is better: ``metric_drop`` is ``variant - baseline``), a
+            :class:`~tf_green.bench.metrics.Metric`, or a callable ``fn(y_true, y_pred)``
+            with ``higher_is_better`` given (a callable without a direction is refused).
+            Classification metrics refuse continuous targets and class ids outside the
+            output's classes with a ``ValueError``.
+        higher_is_better: The direction of a callable ``metric``.
         baseline: Name of the baseline variant; default the first one added.
-        targets: The KPIs (default ``Targets()``: at most 0.02 metric drop).
+        targets: The KPIs (default ``Targets()``: at most 0.02 metric drop; without targets
+            the default has no metric bound).
         energy: Measure energy for every variant.
         **profile_options: Passed to :func:`~tf_green.bench.profile.profile` for every variant:
             ``batch_size``, ``repeats``, ``throughput_batch_size``, ``latency_calls``,
@@ -83,7 +93,8 @@ class Bench:
             ``country_iso_code``, ``carbon_intensity_g_per_kwh``.
 
     Raises:
-        ValueError: If ``x`` and ``y`` lengths differ or the metric is unknown.
+        ValueError: If ``x`` and ``y`` lengths differ, the metric is unknown or has no
+            direction, or ``targets`` bound the metric but there are no targets ``y``.
         TypeError: On an unknown profile option or bad targets.
 
     Example:
@@ -100,6 +111,7 @@ class Bench:
         y: Any = None,
         *,
         metric: str | Callable | Metric = "accuracy",
+        higher_is_better: bool | None = None,
         baseline: str | None = None,
         targets: Targets | None = None,
         energy: bool = True,
@@ -112,10 +124,17 @@ class Bench:
             )
         if targets is not None and not isinstance(targets, Targets):
             raise TypeError(f"`targets` must be a Targets, got {type(targets).__name__}.")
-        self.metric = resolve_metric(metric)
-        self.x, self.y = as_arrays(x, y)
+        self.metric = resolve_metric(metric, higher_is_better)
+        self._data = Data(x, y)
+        self.x, self.y = self._data.arrays()
+        if self.y is None and targets is not None and targets.max_metric_drop is not None:
+            raise ValueError(
+                "`targets` bound the metric (max_metric_drop) but there are no targets: pass "
+                "`y` (or a dataset of (x, y)), or Targets(max_metric_drop=None) for a bench "
+                "without a metric."
+            )
         self.baseline = baseline
-        self.targets = targets or Targets()
+        self.targets = targets or (Targets() if self.y is not None else Targets(None))
         self.energy = bool(energy)
         self.profile_options = dict(profile_options)
         self._variants: dict[str, Variant] = {}
@@ -158,7 +177,9 @@ class Bench:
                 f"(added: {self.names})."
             )
         variant = as_variant(model, name)
-        variant.check_input(self.x[:1])
+        if self._data.ambiguous and not self._variants:  # an unbatched dataset? the model says
+            self.x, self.y = self._data.arrays(variant.input_ranks())
+        variant.check_input(head(self.x, 1))
         self._variants[name] = variant
         return self
 
@@ -272,7 +293,7 @@ class Bench:
         """
         frame = self._results()
         return energy_to_solution(
-            frame, self.targets, len(self.x) if requests is None else requests
+            frame, self.targets, num_samples(self.x) if requests is None else requests
         )
 
     def break_even(

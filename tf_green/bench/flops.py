@@ -153,7 +153,10 @@ def _keras_precision(op: tf.Operation) -> str:
 
 
 def keras_macs(
-    model: keras.Model, sample_shape: Sequence[int], dtype: str | None = None
+    model: keras.Model,
+    sample_shape: Sequence[int],
+    dtype: str | None = None,
+    signature: object = None,
 ) -> MacCount:
     """Count a Keras model's MACs for one sample, from its traced graph.
 
@@ -161,6 +164,8 @@ def keras_macs(
         model: A tf_keras model with a single input.
         sample_shape: Shape of one input sample, without the batch axis.
         dtype: Input dtype; defaults to the model input's dtype.
+        signature: For several inputs, the ``tf.TensorSpec`` list (batch 1) to trace with
+            instead of ``sample_shape``/``dtype``.
 
     Returns:
         The count (Keras kernels are dense: nothing is skipped).
@@ -170,9 +175,10 @@ def keras_macs(
         >>> keras_macs(models.cnn(width=8), (8, 8, 1)).macs
         6400
     """
-    dtype = dtype or model.inputs[0].dtype
+    if signature is None:
+        signature = tf.TensorSpec((1, *sample_shape), dtype or model.inputs[0].dtype)
     function = tf.function(lambda x: model(x, training=False))
-    graph = function.get_concrete_function(tf.TensorSpec((1, *sample_shape), dtype)).graph
+    graph = function.get_concrete_function(signature).graph
     totals = dict.fromkeys(PRECISIONS, 0)
     uncounted = []
     for op in graph.get_operations():

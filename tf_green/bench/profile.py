@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_green.bench._inputs import as_arrays
+from tf_green.bench._inputs import Inputs, as_arrays
 from tf_green.bench.activation_memory import activation_memory
 from tf_green.bench.analytic import analytic_energy
 from tf_green.bench.energy import DEFAULT_COUNTRY, PowerSource
@@ -176,9 +176,12 @@ def _reporter(progress: bool | Callable[[str], None], name: str) -> Callable[[st
     return lambda line: None
 
 
-def _batches(x: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def _batches(x: np.ndarray | Inputs, batch_size: int) -> list[np.ndarray | Inputs]:
     if len(x) < batch_size:
-        x = np.resize(x, (batch_size, *x.shape[1:]))
+        if isinstance(x, Inputs):
+            x = x.repeat_to(batch_size)
+        else:
+            x = np.resize(x, (batch_size, *x.shape[1:]))
     return [x[i : i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
 
 
@@ -207,6 +210,7 @@ def profile(
     y: Any = None,
     *,
     metric: str | Callable | Metric = "accuracy",
+    higher_is_better: bool | None = None,
     batch_size: int = 1,
     energy: bool = True,
     repeats: int = 5,
@@ -226,9 +230,14 @@ def profile(
     Args:
         model_or_tflite: A tf_keras model, a ``TFLiteModel``, .tflite bytes, or a path to a
             .tflite / .keras / .h5 file or SavedModel directory.
-        x: Inputs (numpy array, or a batched ``tf.data.Dataset`` of ``x`` or ``(x, y)``).
-        y: Targets; without them ``metric_value`` is None.
-        metric: "accuracy", "macro_f1", "perplexity" or a callable ``fn(y_true, y_pred)``.
+        x: Inputs as Keras ``evaluate`` takes them: an array; for several inputs a list of
+            arrays (model input order) or a dict keyed by input name; or a ``tf.data.Dataset``,
+            batched or not, of ``x`` or ``(x, y)`` (``x`` may be a dict).
+        y: Targets; without them ``metric_value`` is None (a latency/size-only profile).
+        metric: "accuracy", "macro_f1" (higher is better), "perplexity", "mse", "mae",
+            "rmse" (lower is better), a :class:`~tf_green.bench.metrics.Metric`, or a
+            callable ``fn(y_true, y_pred)`` with ``higher_is_better`` given.
+        higher_is_better: The direction of a callable ``metric`` (required for one).
         batch_size: Samples per call for latency and energy (the serving batch), >= 1.
         energy: Measure energy (``repeats`` windows of about ``energy_window_s``, a number of
             calls planned from the latency, plus equal idle windows); False skips it.
@@ -273,9 +282,9 @@ def profile(
         throughput_batch_size=throughput_batch_size,
         energy_window_s=energy_window_s,
     )
-    metric = resolve_metric(metric)
-    x, y = as_arrays(x, y)
+    metric = resolve_metric(metric, higher_is_better)
     variant = as_variant(model_or_tflite, name)
+    x, y = as_arrays(x, y, variant.input_ranks())
     x = variant.check_input(x)
     say = _reporter(progress, f"{variant.name} ({variant.kind})")
 

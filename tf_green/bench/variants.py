@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 
 from tf_green._keras import is_keras3_model, keras, require_tf_keras_model, tf
+from tf_green.bench._inputs import Inputs
 from tf_green.bench.flops import MacCount, keras_macs, tflite_macs
 from tf_green.bench.size import SizeStats, keras_size, tflite_size
+from tf_green.quantization._data import as_input_list
+
+Spec = tuple[tuple[int | None, ...], np.dtype]
 
 __all__ = ["KerasVariant", "TFLiteVariant", "Variant", "as_variant", "is_tflite_model"]
 
@@ -69,40 +73,75 @@ class Variant:
     kind: str
     model: Any
 
-    def expected_shape(self) -> tuple[int | None, ...]:
-        """Shape of one input sample the model accepts (None: any size)."""
+    def input_specs(self) -> list[Spec] | None:
+        """``(sample shape, dtype)`` of each input (None: any size); None until known."""
         raise NotImplementedError
+
+    def input_names(self) -> list[str]:
+        """The input names, in the model's input order."""
+        raise NotImplementedError
+
+    def input_ranks(self) -> list[int] | None:
+        """Each input's rank, batch axis included (None: not known before the data)."""
+        specs = self.input_specs()
+        return None if specs is None else [len(shape) + 1 for shape, _ in specs]
+
+    def expected_shape(self) -> tuple[int | None, ...]:
+        """Shape of one sample of the first input (None: any size)."""
+        specs = self.input_specs()
+        if specs is None:
+            raise ValueError(f"variant {self.name!r} learns its input shape from the data.")
+        return specs[0][0]
 
     def input_dtype(self) -> np.dtype:
-        """The dtype the data is cast to before inference."""
-        raise NotImplementedError
+        """The dtype the first input's data is cast to before inference."""
+        specs = self.input_specs()
+        return np.dtype(np.float32) if specs is None else specs[0][1]
 
-    def check_input(self, x: np.ndarray) -> np.ndarray:
-        """Check that ``x``'s samples fit the model and cast them to its input dtype.
+    def _specs_from(self, arrays: list[np.ndarray]) -> list[Spec]:
+        """Learn the input signature from the data (models without ``inputs``)."""
+        return [
+            (tuple(a.shape[1:]), np.dtype(np.float32) if a.dtype.kind == "f" else a.dtype)
+            for a in arrays
+        ]
+
+    def check_input(self, x: Any) -> np.ndarray | Inputs:
+        """Check that ``x``'s samples fit the model and cast them to its input dtypes.
 
         Args:
-            x: Inputs, first axis the samples.
+            x: Inputs, first axis the samples: an array, or for several inputs a list (in the
+                model's input order) or a dict keyed by input name.
 
         Returns:
-            ``x`` in the model's input dtype.
+            The array in the model's input dtype, or :class:`~tf_green.bench._inputs.Inputs`
+            (one array per input, in the model's order) for several inputs.
 
         Raises:
-            ValueError: If the sample shape does not match the model's input.
+            ValueError: If the number of inputs or a sample shape does not match the model.
         """
-        expected = self.expected_shape()
-        if not _compatible(expected, x.shape[1:]):
-            shown = tuple("None" if e is None or e < 0 else int(e) for e in expected)
-            raise ValueError(
-                f"variant {self.name!r} expects samples of shape {shown} but `x` has samples "
-                f"of shape {tuple(x.shape[1:])}; profile it with the data it was built for."
-            )
-        return x.astype(self.input_dtype(), copy=False)
+        names = self.input_names()
+        if isinstance(x, Inputs):
+            x = x.as_dict()
+        arrays = as_input_list(x, names, "x")
+        specs = self.input_specs() or self._specs_from(arrays)
+        checked = []
+        for name, array, (expected, dtype) in zip(names, arrays, specs, strict=True):
+            if not _compatible(expected, array.shape[1:]):
+                shown = tuple("None" if e is None or e < 0 else int(e) for e in expected)
+                which = f" input {name!r}" if len(names) > 1 else ""
+                raise ValueError(
+                    f"variant {self.name!r}{which} expects samples of shape {shown} but `x` has "
+                    f"samples of shape {tuple(array.shape[1:])}; profile it with the data it "
+                    "was built for."
+                )
+            checked.append(array.astype(dtype, copy=False))
+        return checked[0] if len(checked) == 1 else Inputs(checked, names)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray | Inputs) -> np.ndarray:
         """Run one batch to completion and return the outputs as float arrays."""
         raise NotImplementedError
 
-    def predict(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def predict(self, x: np.ndarray | Inputs, batch_size: int = 64) -> np.ndarray:
         """Outputs for all of ``x``, in batches.
 
         Args:
@@ -127,13 +166,16 @@ class Variant:
 class KerasVariant(Variant):
     """A tf_keras model, run through one ``tf.function``.
 
+    Functional and Sequential models give their input signature; a subclassed model that has
+    been built (called once) takes it from the data it is profiled with.
+
     Args:
-        model: The model (single input).
+        model: The model (one or several inputs, one output).
         name: Name in results; defaults to ``model.name``.
 
     Raises:
         TypeError: If ``model`` is not a tf_keras model.
-        ValueError: If it has several inputs.
+        ValueError: If it is a subclassed model that was never built.
 
     Example:
         >>> from tf_green import models
@@ -145,32 +187,54 @@ class KerasVariant(Variant):
 
     def __init__(self, model: keras.Model, name: str | None = None) -> None:
         self.model = require_tf_keras_model(model, "model")
-        if len(model.inputs or []) != 1:
-            raise ValueError(
-                f"model {model.name!r} has {len(model.inputs or [])} inputs; the bench profiles "
-                "single-input models."
-            )
         self.name = name or model.name
+        self._specs: list[Spec] | None = None
+        if model.inputs:
+            self._names = [str(n) for n in model.input_names]
+            self._specs = [
+                (tuple(t.shape[1:]), np.dtype(t.dtype.as_numpy_dtype)) for t in model.inputs
+            ]
+        elif not model.built:
+            raise ValueError(
+                f"model {model.name!r} is a subclassed model that was never built, so its "
+                "inputs are unknown; call it once on a sample (model(x[:1])) before profiling."
+            )
+        else:
+            self._names = ["input"]
         self._function = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
-    def expected_shape(self) -> tuple[int | None, ...]:
-        """Shape of one input sample (from ``model.inputs``)."""
-        return tuple(self.model.inputs[0].shape[1:])
+    def input_specs(self) -> list[Spec] | None:
+        """From ``model.inputs``, or from the data for a subclassed model."""
+        return self._specs
 
-    def input_dtype(self) -> np.dtype:
-        """The model input's dtype."""
-        return np.dtype(self.model.inputs[0].dtype.as_numpy_dtype)
+    def input_names(self) -> list[str]:
+        """``model.input_names`` (``["input"]`` for a subclassed model)."""
+        return self._names
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _specs_from(self, arrays: list[np.ndarray]) -> list[Spec]:
+        self._specs = super()._specs_from(arrays)
+        return self._specs
+
+    def run(self, batch: np.ndarray | Inputs) -> np.ndarray:
         """Run one batch through the traced model."""
-        outputs = self._function(tf.convert_to_tensor(batch))
+        if isinstance(batch, Inputs):
+            outputs = self._function([tf.convert_to_tensor(a) for a in batch.arrays])
+        else:
+            outputs = self._function(tf.convert_to_tensor(batch))
         if isinstance(outputs, (list, tuple, dict)):
-            raise ValueError(f"model {self.name!r} has several outputs; the bench needs one.")
+            raise ValueError(
+                f"model {self.name!r} has several outputs; the bench scores one: profile a "
+                "model of the output you want (keras.Model(model.inputs, model.outputs[i]))."
+            )
         return outputs.numpy()
 
     def macs(self, sample_shape: Sequence[int]) -> MacCount:
-        """MACs counted from the traced graph."""
-        return keras_macs(self.model, sample_shape)
+        """MACs counted from the traced graph (at the data's shapes for several inputs)."""
+        specs = self._specs or [(tuple(sample_shape), np.dtype(np.float32))]
+        if len(specs) == 1:
+            return keras_macs(self.model, sample_shape, dtype=tf.as_dtype(specs[0][1]))
+        signature = [tf.TensorSpec((1, *shape), tf.as_dtype(dtype)) for shape, dtype in specs]
+        return keras_macs(self.model, sample_shape, signature=signature)
 
     def size(self) -> SizeStats:
         """Size of the weights."""
@@ -196,21 +260,35 @@ class TFLiteVariant(Variant):
         self.name = name or str(getattr(model, "name", "tflite"))
         self.kind = str(getattr(model, "kind", "tflite"))
 
-    def expected_shape(self) -> tuple[int | None, ...]:
-        """Shape of one input sample (``shape_signature``: -1 is any size)."""
-        detail = self.model.input_details[0]
-        shape = detail.get("shape_signature", detail["shape"])
-        return tuple(None if int(d) < 0 else int(d) for d in list(shape)[1:])
+    def input_specs(self) -> list[Spec]:
+        """From ``input_details`` (-1 in ``shape_signature``: any size).
 
-    def input_dtype(self) -> np.dtype:
-        """The dtype ``TFLiteModel.predict`` takes: float32, or the integer type of ids."""
-        dtype = np.dtype(self.model.input_details[0]["dtype"])
-        quantized = self.model.input_details[0].get("quantization", (0.0, 0))[0] not in (0, 0.0)
-        return np.dtype(np.float32) if quantized or dtype.kind == "f" else dtype
+        Quantized inputs take float32 (``TFLiteModel.predict`` quantizes them).
+        """
+        specs = []
+        for detail in self.model.input_details:
+            shape = detail.get("shape_signature", detail["shape"])
+            dims = tuple(None if int(d) < 0 else int(d) for d in list(shape)[1:])
+            dtype = np.dtype(detail["dtype"])
+            quantized = detail.get("quantization", (0.0, 0))[0] not in (0, 0.0)
+            specs.append((dims, np.dtype(np.float32) if quantized or dtype.kind == "f" else dtype))
+        return specs
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def input_names(self) -> list[str]:
+        """The Keras input names the model's signature keeps (else the tensor names)."""
+        names = getattr(self.model, "input_names", None)
+        return list(names) if names else [d["name"] for d in self.model.input_details]
+
+    def run(self, batch: np.ndarray | Inputs) -> np.ndarray:
         """Run one batch (``TFLiteModel.predict`` dequantizes the outputs)."""
-        return np.asarray(self.model.predict(batch, batch_size=len(batch)))
+        data = batch.arrays if isinstance(batch, Inputs) else batch
+        outputs = self.model.predict(data, batch_size=len(batch))
+        if isinstance(outputs, (dict, list)):
+            raise ValueError(
+                f"model {self.name!r} has several outputs; the bench scores one: export a model "
+                "of the output you want."
+            )
+        return np.asarray(outputs)
 
     def macs(self, sample_shape: Sequence[int]) -> MacCount:
         """MACs counted per operator from the flatbuffer."""

@@ -69,6 +69,8 @@ class TFLiteModel:
         stateful: Whether the model keeps state between calls (variable tensors, e.g. an
             LSTM/GRU converted with a fixed batch size); its variables are reset before each
             interpreter call, so samples are scored independently, as Keras scores them.
+        input_names: The inputs' names (the Keras ``Input`` names, from the signature), in
+            ``input_details`` order: the keys a dict ``x`` may use.
         output_names: The outputs' names (the Keras output names, from the signature), in
             ``output_details`` order.
         kind: ``f"tflite-{precision}"``.
@@ -126,6 +128,7 @@ class TFLiteModel:
         self._inputs = self._interpreter.get_input_details()
         self._outputs = self._interpreter.get_output_details()
         self._input_names = signature_input_names(self._interpreter, self._inputs)
+        self.input_names: list[str] = list(self._input_names)
         self.output_names: list[str] = signature_output_names(self._interpreter, self._outputs)
         self.stateful: bool = is_stateful(content)
 
