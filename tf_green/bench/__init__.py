@@ -18,6 +18,7 @@ from tf_green.bench.analytic import ENERGY_CONSTANTS, AnalyticEnergy, analytic_e
 from tf_green.bench.bench import Bench
 from tf_green.bench.codecarbon_source import CodeCarbonSource
 from tf_green.bench.energy import ESTIMATE_CAVEAT, EnergyMeter
+from tf_green.bench.metrics import Metric
 from tf_green.bench.power import EnergyReading, EnergyUnavailableError, FakePowerSource, PowerSource
 from tf_green.bench.profile import Profile, profile
 from tf_green.bench.targets import Targets
@@ -32,6 +33,7 @@ __all__ = [
     "EnergyReading",
     "EnergyUnavailableError",
     "FakePowerSource",
+    "Metric",
     "PowerSource",
     "Profile",
     "Targets",

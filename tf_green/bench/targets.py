@@ -5,7 +5,8 @@ size_bytes`` (4.0: four times smaller; raw bytes, so pruning alone does not chan
 shows in the bench's ``gzip_reduction``), ``speedup = baseline p50 latency / variant p50 latency``,
 ``energy_reduction = baseline J per 1k / variant J per 1k``. ``metric_drop`` is in the metric's
 own units, positive when the variant is worse (for accuracy: ``baseline - variant``, so 0.02 is
-two points; for perplexity: ``variant - baseline``).
+two points; for the lower-is-better perplexity, mse, mae and rmse: ``variant - baseline``, so a
+variant with a smaller error has a negative drop and meets any ``max_metric_drop``).
 
 Example:
     >>> targets = Targets(max_metric_drop=0.02, min_size_reduction=4.0)
