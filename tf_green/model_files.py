@@ -206,7 +206,15 @@ def _read_zip(model: ModelFile, limits: Limits) -> None:
             model.configs.append(
                 ("config.json", _json(path, "config.json", archive.read("config.json"), limits))
             )
-    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, OSError) as error:
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        zlib.error,
+        NotImplementedError,
+        OSError,
+        RuntimeError,
+        KeyError,
+    ) as error:
         raise _error(path, f"has a crafted or truncated zip archive: {error}") from None
 
 
@@ -258,7 +266,7 @@ def _read_hdf5(model: ModelFile, limits: Limits) -> None:
                 model.configs.append(
                     ("training_config", _json(path, "training_config", training, limits))
                 )
-    except OSError as error:
+    except (OSError, RuntimeError, KeyError) as error:
         raise _error(
             path, f"is not a Keras model (.keras zip, .h5 or SavedModel directory): {error}"
         ) from None
