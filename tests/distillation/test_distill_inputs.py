@@ -9,6 +9,7 @@ import tf_green as tg
 from tf_green import models
 from tf_green._input_checks import NonFiniteLossError
 from tf_green._keras import keras, tf
+from tf_green.distillation import Distiller, cache_teacher
 
 
 def _pair():
@@ -36,6 +37,20 @@ def test_nan_inputs_are_named_not_blamed_on_the_cache(data, cache, weights_diges
     with pytest.raises(ValueError, match=r"`sample_weight` has a non-finite value \(inf\)"):
         tg.distill(teacher, student, x, y, sample_weight=weights, epochs=1, cache=cache)
     assert (weights_digest(student), weights_digest(teacher)) == before
+
+
+def test_the_cache_and_a_cached_distiller_name_nan_inputs(data):
+    x, y = data
+    teacher, student = _pair()
+    bad = x.copy()
+    bad[5, 1] = np.nan
+    message = r"`x` has a non-finite value \(nan\) at index \(5, 1\)"
+    with pytest.raises(ValueError, match=message):
+        cache_teacher(teacher, bad)
+    distiller = Distiller(student, teacher, teacher_outputs=cache_teacher(teacher, x))
+    distiller.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=message):  # not "x is not the data ... computed on"
+        distiller.fit(bad, y, epochs=1, verbose=0)
 
 
 def test_a_nan_in_a_dataset_stops_at_its_batch(data):

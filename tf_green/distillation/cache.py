@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._input_checks import check_finite
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.distillation import _storage
 from tf_green.distillation._inputs import (
@@ -121,9 +122,10 @@ def cache_teacher(
 
     Raises:
         TypeError: If ``teacher`` is not a tf_keras model (a Keras 3 model included).
-        ValueError: On a bad option, an empty or infinite dataset, an output shape that is
-            not fixed, or a cache over ``max_memory_bytes`` (raised before the teacher runs,
-            with the size and how to shrink it), or an unusable ``directory``.
+        ValueError: On a bad option, an empty or infinite dataset, NaN/inf in array ``x``
+            (the first bad index named), an output shape that is not fixed, or a cache
+            over ``max_memory_bytes`` (raised before the teacher runs, with the size and
+            how to shrink it), or an unusable ``directory``.
 
     Example:
         >>> from tf_green import models
@@ -140,7 +142,7 @@ def cache_teacher(
             raise ValueError("`x` is an infinite dataset (repeat()); cache a finite one.")
         count = count_samples(x)
     else:
-        x = tf.nest.map_structure(np.asarray, x)
+        x = check_finite(tf.nest.map_structure(np.asarray, x), "x")
         count = num_samples(x)
     if count == 0:
         raise ValueError("`x` has no samples; nothing to cache.")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._input_checks import check_finite
 from tf_green._keras import keras, tf
 from tf_green.distillation import _storage
 from tf_green.distillation._inputs import (
@@ -239,8 +240,8 @@ class TeacherCache:
 
         Raises:
             ValueError: If the number of samples differs from the cache's, if array inputs
-                are not the cached data in the cached order, or if ``y`` is passed with a
-                dataset. A dataset in another order fails at the first batch with an
+                hold NaN/inf or are not the cached data in the cached order, or if ``y`` is
+                passed with a dataset. A dataset in another order fails at the first batch with an
                 ``InvalidArgumentError`` naming the cache.
 
         Example:
@@ -268,7 +269,7 @@ class TeacherCache:
             )
 
     def _zip_arrays(self, x, y, sample_weight, batch_size, shuffle, seed) -> tf.data.Dataset:
-        x = tf.nest.map_structure(np.asarray, x)
+        x = check_finite(tf.nest.map_structure(np.asarray, x), "x")
         count = num_samples(x)
         self._check_count(count)
         for name, value in (("y", y), ("sample_weight", sample_weight)):
