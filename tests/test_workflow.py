@@ -42,7 +42,7 @@ def test_names_are_checked_before_anything_runs():
                 ]
             }
         )
-    with pytest.raises(ValueError, match="step 2, 'train'.*name 'a' is already used"):
+    with pytest.raises(ValueError, match=r"step 2, 'train'.*name 'a' is already used"):
         parse_recipe({"steps": [{"train": {"name": "a"}}, {"train": {"name": "a"}}]})
 
 

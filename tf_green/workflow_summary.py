@@ -128,8 +128,8 @@ def format_summary(table: pd.DataFrame, samples: int) -> str:
     Example:
         >>> print(format_summary(pd.DataFrame({"name": ["m"], "sparsity": [0.5]}), 10))
         summary (metric on 10 validation samples; size of the weights / .tflite file):
-        name  sparsity
-           m     50.0%
+        name sparsity
+           m    50.0%
     """
     shown = table.copy()
     if "sparsity" in shown:
