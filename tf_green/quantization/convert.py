@@ -205,6 +205,10 @@ def _convert_recurrent(
     function = _trace.concrete_function(model, fixed)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     _tflite_converter.configure(converter, quantization, None, int8_io, sparse, qat_model)
+    if quantization == "dynamic":
+        # The new dynamic-range quantizer leaves the fused LSTM kernel's weights in float
+        # (the "dynamic" file would be a float32 one); the previous quantizer stores them int8.
+        converter.experimental_new_dynamic_range_quantizer = False
     return _tflite_converter.convert(converter, quantization)
 
 
