@@ -64,11 +64,27 @@ def to_tflite(
     can grow. LiteRT 2.3's XNNPACK delegate cannot run sparse INT8 or dynamic-range tensors;
     :class:`tf_green.quantization.TFLiteModel` then falls back to the builtin kernels (slower).
 
+    Models users build themselves:
+
+    * Recurrent models (LSTM/GRU/SimpleRNN layers) are exported at batch 1 (a warning says
+      so): the converter cannot express their loops with a dynamic batch axis.
+      :class:`~tf_green.quantization.TFLiteModel` runs such a model on any number of
+      samples, one at a time. For ``"int8"``, GRU/SimpleRNN layers with a fixed sequence
+      length are unrolled in a copy of the model, and calibration runs in a child process
+      (see :mod:`tf_green.quantization._calibrate`): TensorFlow's calibrator can crash with a
+      segmentation fault on recurrent graphs, which would kill the caller's process (a
+      notebook kernel); a crash becomes a ``RuntimeError`` instead. The child costs a
+      TensorFlow import (5-10 s), so other models calibrate in process.
+    * Subclassed models are traced on the inputs of their first call (after ``fit`` or
+      ``model(x)``); a subclassed model only built with ``model.build`` is traced on the
+      shapes of ``representative_data``.
+
     Args:
         model: A tf_keras model (Sequential, functional or subclassed).
-        path: If given, the file to write (its folder must exist and be writable); written
-            via a temporary file in the same folder and ``os.replace``, so a failure leaves
-            no partial file.
+        path: If given, the file to write; ``~`` is expanded. Checked before converting: its
+            folder must exist and accept a new file (a temporary file is created there and
+            removed). Written via a temporary file in the same folder and ``os.replace``,
+            so a failure leaves no partial file.
         quantization: One of None, ``"float32"``, ``"float16"``, ``"dynamic"``, ``"int8"``.
         representative_data: For ``"int8"``: samples like the model's inputs, as an array
             (or a list/dict of arrays for several inputs) or a ``tf.data.Dataset`` of ``x``
@@ -93,6 +109,8 @@ def to_tflite(
             or a model with ops the builtin INT8 set cannot express (the error names them
             and suggests ``"dynamic"``).
         OSError: If writing ``path`` fails (no partial file is left).
+        RuntimeError: If INT8 calibration of a recurrent model crashed TensorFlow's
+            calibrator (in the child process; the error suggests ``"dynamic"``).
 
     Example:
         >>> import numpy as np
