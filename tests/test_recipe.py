@@ -125,10 +125,16 @@ def test_distill_and_bench_values_are_checked():
         rc.parse_recipe({"data_options": {"seq_len": 0}, "steps": base})
 
 
-@pytest.mark.parametrize("value", ["true", "false"])
+@pytest.mark.parametrize("value", ["true", "yes", "1", "null"])
 def test_a_recipe_cannot_allow_unsafe_deserialization(value):
     text = "steps:\n  - load:\n      name: m\n      path: m.h5\n"
     text += f"      unsafe_deserialization: {value}\n"
     with pytest.raises(ValueError, match=r"line 5.*cannot be set in a recipe.*--unsafe-deserial"):
         rc.parse_recipe(text)
     assert "unsafe_deserialization" not in rc.STEP_SPECS["load"]
+
+
+def test_an_old_recipe_asking_for_safe_loading_still_parses():
+    text = "steps:\n  - load:\n      name: m\n      path: m.h5\n"
+    recipe = rc.parse_recipe(text + "      unsafe_deserialization: false\n")
+    assert recipe == rc.parse_recipe(text)

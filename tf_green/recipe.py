@@ -252,6 +252,10 @@ def _parse_step(item: Any, index: int, lines: tuple[int, dict[str, int]]) -> Ste
         shown = f"step {index + 1}" + (f" (line {key_lines[key]})" if key in key_lines else "")
         return f"{shown}, {kind!r}" if key in key_lines else where
 
+    if args.get("unsafe_deserialization") is False:
+        # Recipes written by earlier versions carry ``unsafe_deserialization: false``: asking
+        # for the safe default is harmless, so it is accepted and dropped.
+        args = {key: value for key, value in args.items() if key != "unsafe_deserialization"}
     if "unsafe_deserialization" in args:
         raise ValueError(
             f"recipe {at('unsafe_deserialization')}: 'unsafe_deserialization' cannot be set in "
