@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._input_checks import check_finite
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.quantization import _calibrate, _data, _tflite_converter, _trace, _wrappers
 
@@ -313,6 +314,11 @@ def _representative_arrays(
         checked.append(_check_array(array, name, shape, dtype))
     if len(checked[0]) == 0:
         raise ValueError("`representative_data` is empty; pass at least one sample.")
+    # NaN/inf in calibration data gives NaN scales: a broken INT8 model, not an error.
+    check_finite(
+        checked[0][:samples] if len(checked) == 1 else [a[:samples] for a in checked],
+        "representative_data",
+    )
     return checked
 
 

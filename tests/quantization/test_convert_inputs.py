@@ -1,0 +1,18 @@
+import numpy as np
+import pytest
+
+import tf_green as tg
+from tf_green import models
+
+
+def test_nan_in_representative_data_is_refused_before_converting():
+    model = models.mlp(hidden=(8,))
+    x = np.random.default_rng(0).random((20, 64), dtype=np.float32)
+    x[3, 5] = np.nan
+    with pytest.raises(ValueError, match=r"representative_data.*(nan|NaN)"):
+        tg.to_tflite(model, quantization="int8", representative_data=x)
+    # Only the calibrated samples matter: a NaN past them is never read.
+    clean = tg.to_tflite(
+        model, quantization="int8", representative_data=x[:15][::-1], representative_samples=10
+    )
+    assert len(clean) > 0
