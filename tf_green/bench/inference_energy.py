@@ -12,7 +12,8 @@ The figure is the median over repeats, with its uncertainty and resolution floor
 (:mod:`tf_green.bench.resolution`). A median at or under the floor (negative ones included) is
 **below resolution**: ``j_per_1k`` is None and ``status`` says ``"below resolution (< F
 J/1k)"``. If a time ``budget_s`` is given, a figure below resolution is measured again with
-windows 4x longer while the next round fits in the budget.
+windows 4x longer while the next round fits in the budget (wall-clock seconds; never for an
+exact meter, whose floor is 0: there a longer window changes nothing).
 
 Which energy enters depends on the source: a whole-machine source (CodeCarbon in machine mode,
 RAPL) sees everybody's load; a per-process source
@@ -22,8 +23,8 @@ Example:
     >>> from tf_green.bench.power import FakePowerSource
     >>> source = FakePowerSource({"inference": 30.0, "idle": 20.0})
     >>> result = measure_inference_energy(lambda: 10, source=source, window_s=0.01, repeats=2)
-    >>> round(result.idle_w, 6), result.j_per_1k > 0, result.status
-    (20.0, True, 'resolved')
+    >>> round(result.idle_w, 6), result.attribution, result.basis
+    (20.0, 'machine', 'measured')
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def measure_inference_energy(
         repeats: Number of inference/idle window pairs, >= 1.
         calls_per_window: Run exactly this many calls per inference window (the same work in
             every repeat); None: as many as fit in ``window_s``.
-        budget_s: Seconds (inference plus idle windows) the measurement may take in all; a
+        budget_s: Wall-clock seconds the measurement may take in all (inference and idle); a
             figure below resolution is measured again with 4x longer windows while the next
             round fits. None: one round.
 
@@ -229,15 +230,18 @@ def measure_inference_energy(
     attribution = str(getattr(source, "attribution", "machine"))
     calls = None if calls_per_window is None else int(calls_per_window)
     totals = [0, 0.0, 0.0]
+    began = time.perf_counter()  # the budget is the caller's wall-clock time
     while True:
+        round_began = time.perf_counter()
         result = _round(run, source, window_s, int(repeats), calls, attribution)
         totals = [totals[0] + result.inferences, totals[1] + result.inference_s,
                   totals[2] + result.idle_s]  # fmt: skip
-        spent = totals[1] + totals[2]
-        round_s = result.inference_s + result.idle_s
+        now = time.perf_counter()
         if result.resolved or not result.available or budget_s is None:
             break
-        if spent + GROWTH * round_s > budget_s:
+        if not result.resolution_j_per_1k:  # an exact meter: longer windows change nothing
+            break
+        if (now - began) + GROWTH * (now - round_began) > budget_s:
             break
         window_s *= GROWTH
         calls = None if calls is None else calls * GROWTH

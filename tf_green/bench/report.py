@@ -25,7 +25,7 @@ import pandas as pd
 
 from tf_green.bench.analytic import constants_markdown
 from tf_green.bench.energy import ESTIMATE_CAVEAT
-from tf_green.bench.resolution import RESOLUTION_K, below_resolution_text
+from tf_green.bench.resolution import below_resolution_text
 from tf_green.bench.targets import Targets
 
 __all__ = [
@@ -341,9 +341,9 @@ def _energy_line(results: pd.DataFrame, methods: list[str], label: str) -> str:
     line = (
         f"- Energy ({what}): {'; '.join(methods)}; net of idle power, median of the repeats. "
         f"Each figure is shown ± its standard error; a figure at or under its resolution "
-        f"floor ({RESOLUTION_K:g} standard errors of the repeats or of the idle power, plus "
-        "the meter's quantum) is shown as '< F J/1k' and gives no ratio, energy to solution "
-        "or break-even. The analytic model's figure is always beside it."
+        "floor (a 95% Student-t band of the standard error of the repeats or of the idle "
+        "power, plus the meter's quantum) is shown as '< F J/1k' and gives no ratio, energy "
+        "to solution or break-even. The analytic model's figure is always beside it."
     )
     if below:
         line += f" Below resolution: {', '.join(below)}."

@@ -10,11 +10,13 @@ noise::
                   / sqrt(repeats)                      (the standard error of the figure)
     floor       = k x uncertainty + the meter's own quantum per window / inferences x 1000
 
-(k = 2, about a 95% band). A median net figure at or under the floor, negative ones included,
-is **below resolution**: it is reported as ``None`` (NaN in tables) with a status such as
-``"below resolution (< 0.2 J/1k)"``, and no ratio, Energy-to-Solution or break-even is computed
-from it. With a single repeat the spread cannot be estimated; the floor is then the meter's
-quantum alone and the status says so.
+where k is the 95% quantile of Student's t with repeats - 1 degrees of freedom (6.31 for 2
+repeats, 2.13 for 5, 1.645 for many): a figure above the floor is positive with 95% confidence
+even though the spread itself was estimated from a few repeats. A median net
+figure at or under the floor, negative ones included, is **below resolution**: it is reported as
+``None`` (NaN in tables) with a status such as ``"below resolution (< 0.2 J/1k)"``, and no
+ratio, Energy-to-Solution or break-even is computed from it. With a single repeat the spread
+cannot be estimated; the floor is then the meter's quantum alone and the status says so.
 
 Example:
     >>> figure = resolve_energy([1.0, 1.1, 0.9], idle_w=[5.0, 5.0, 5.0], window_s=[1, 1, 1],
@@ -23,7 +25,7 @@ Example:
     (1.0, 'resolved')
     >>> resolve_energy([0.1, -0.2, 0.05], idle_w=[5, 7, 3], window_s=[1, 1, 1],
     ...                inferences=[1000] * 3).status
-    'below resolution (< 2.3 J/1k)'
+    'below resolution (< 3.4 J/1k)'
 """
 
 from __future__ import annotations
@@ -39,9 +41,31 @@ __all__ = [
     "below_resolution_text",
     "energy_basis",
     "resolve_energy",
+    "student_t_95",
 ]
 
-RESOLUTION_K = 2.0
+RESOLUTION_K = 1.645  # the band's width with many repeats (normal 95% one-sided)
+_T_95 = {1: 6.31, 2: 2.92, 3: 2.35, 4: 2.13, 5: 2.02, 6: 1.94, 7: 1.89, 8: 1.86, 9: 1.83}
+
+
+def student_t_95(repeats: int) -> float:
+    """Width of the noise band, in standard errors, for a figure from ``repeats`` repeats.
+
+    Args:
+        repeats: Number of repeats (>= 2).
+
+    Returns:
+        The 95% (one-sided) quantile of Student's t with ``repeats - 1`` degrees of freedom
+        (1.81 for 10 to 19 repeats, 1.70 to 30, :data:`RESOLUTION_K` beyond).
+
+    Example:
+        >>> student_t_95(2), student_t_95(5), student_t_95(100)
+        (6.31, 2.13, 1.645)
+    """
+    df = max(int(repeats) - 1, 1)
+    if df in _T_95:
+        return _T_95[df]
+    return 1.81 if df < 20 else (1.70 if df <= 30 else RESOLUTION_K)
 
 
 def energy_basis(method: str) -> str:
@@ -129,7 +153,7 @@ def resolve_energy(
     window_s: Sequence[float],
     inferences: Sequence[int],
     quantum_j: float = 0.0,
-    k: float = RESOLUTION_K,
+    k: float | None = None,
 ) -> ResolvedEnergy:
     """Decide whether a median net figure is above the noise, and with what uncertainty.
 
@@ -139,7 +163,8 @@ def resolve_energy(
         window_s: Length of each repeat's inference window, s.
         inferences: Inferences in each repeat's inference window.
         quantum_j: The meter's own resolution for one window, J (0 for an exact source).
-        k: Width of the noise band in standard errors (default 2).
+        k: Width of the noise band in standard errors; default :func:`student_t_95` of the
+            number of repeats.
 
     Returns:
         The :class:`ResolvedEnergy`.
@@ -157,6 +182,7 @@ def resolve_energy(
             "`net_j_per_1k`, `idle_w`, `window_s` and `inferences` must be non-empty and of the "
             f"same length, got {n}, {len(idle_w)}, {len(window_s)}, {len(inferences)}."
         )
+    k = student_t_95(n) if k is None else k
     if not k > 0:
         raise ValueError(f"`k` must be > 0, got {k}.")
     median = float(statistics.median(net_j_per_1k))
