@@ -237,7 +237,8 @@ def test_profile_energy_arguments_and_process_source_without_codecarbon(monkeypa
         profile(model, x, y, energy_budget_s=1.0, energy_window_s=1.0, repeats=1,
                 latency_calls=2)  # fmt: skip
     monkeypatch.setattr(process_module, "_CACHE", {})
-    monkeypatch.setitem(sys.modules, "codecarbon", None)
+    for module in ("codecarbon", "codecarbon.core", "codecarbon.core.cpu"):
+        monkeypatch.setitem(sys.modules, module, None)  # CodeCarbon cannot be imported
     result = profile(model, x, y, energy_window_s=0.01, repeats=1, latency_calls=2)
     assert result.energy_status.startswith("unavailable: codecarbon cannot be imported")
     assert result.energy_basis == "none" and result.energy_j_per_1k is None
