@@ -129,7 +129,7 @@ def test_markdown_csv_and_plot(ran, tmp_path):
     assert again["latency_ms_p50"].tolist() == pytest.approx(results["latency_ms_p50"].tolist())
     figure = bench.plot()
     left, right, analytic = figure.axes  # the analytic model is always beside the meter's figure
-    assert left.get_xlabel().startswith("size (bytes): raw") and "gzip" in left.get_xlabel()
+    assert left.get_xlabel().startswith("size (bytes)") and "gzip" in left.get_xlabel()
     assert right.get_xlabel().startswith("measured energy")
     assert analytic.get_xlabel().startswith("analytic energy")
     labels = left.get_legend_handles_labels()[1]

@@ -40,9 +40,10 @@ __all__ = [
 ]
 
 ESTIMATE_CAVEAT = (
-    "Energy marked 'estimated' comes from CodeCarbon's model (CPU TDP x load + a RAM power "
-    "model), not from a power meter: on a machine without RAPL/NVML it is an estimate whose "
-    "differences between variants follow CPU load and time, not measured watts."
+    "Energy marked 'estimated' is not from a power meter: per process it is this process's CPU "
+    "seconds x CodeCarbon's TDP per core; for the whole machine it is CodeCarbon's model (CPU "
+    "TDP x load + a RAM power model). On a machine without RAPL/NVML its differences between "
+    "variants follow CPU time and load, not measured watts."
 )
 
 

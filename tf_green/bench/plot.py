@@ -135,7 +135,7 @@ def _size_panel(ax, frame: pd.DataFrame, metric: str, higher: bool, base: str) -
     gzip = _floats(frame["gzip_bytes"]) if "gzip_bytes" in frame else [math.nan] * len(raw)
     _points(ax, names, gzip, values, base, hollow=True, marker="^", label="gzip (download)")
     _front(ax, raw, values, higher)
-    label = "size (bytes): raw, memory-mapped (filled); gzip, download (hollow)"
+    label = "size (bytes)\nfilled: raw (memory-mapped); hollow: gzip (download)"
     _finish(ax, [c for c in raw + gzip if not math.isnan(c)] or raw, label, metric, higher)
 
 
@@ -171,7 +171,7 @@ def _energy_panel(ax, frame: pd.DataFrame, metric: str, higher: bool, base: str)
     kind = energy_label(frame) or "no"
     attribution = sorted(set(frame.get("energy_attribution", pd.Series(dtype=str))) - {"none"})
     where = f"{' and '.join(attribution)} attribution, " if attribution else ""
-    label = f"{kind} energy (J per 1,000 inferences, {where}net of idle)"
+    label = f"{kind} energy, J per 1,000 inferences\n({where}net of idle)"
     _finish(ax, [c for c in resolved + at_floor if not math.isnan(c)], label, metric, higher)
 
 
@@ -205,8 +205,8 @@ def plot_tradeoff(
         >>> fig = plot_tradeoff(pd.DataFrame(columns=["name", "metric_value", "size_bytes",
         ...     "energy_j_per_1k", "analytic_energy_j_per_1k"]), metric="accuracy",
         ...     higher_is_better=True, baseline=None)
-        >>> fig.axes[0].get_xlabel()
-        'size (bytes): raw, memory-mapped (filled); gzip, download (hollow)'
+        >>> fig.axes[0].get_xlabel().splitlines()[0]
+        'size (bytes)'
     """
     figure = Figure(figsize=(15, 4.5), layout="constrained")
     size_ax, energy_ax, analytic_ax = figure.subplots(1, 3)
@@ -216,7 +216,7 @@ def plot_tradeoff(
         analytic_ax,
         results,
         "analytic_energy_j_per_1k",
-        "analytic energy (model: MACs x pJ + DRAM reads, J per 1,000 inferences)",
+        "analytic energy, J per 1,000 inferences\n(model: MACs x pJ + DRAM reads)",
         metric,
         higher_is_better,
         baseline,
