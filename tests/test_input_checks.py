@@ -10,6 +10,7 @@ import pytest
 import tf_green as tg
 from tf_green import _input_checks as checks
 from tf_green import models
+from tf_green._engine import checks as engine_checks
 from tf_green._keras import keras, tf
 
 SPARSE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -40,7 +41,7 @@ def test_check_finite_names_the_argument_and_the_first_bad_index():
 
 
 def test_check_finite_reports_the_right_index_across_chunks(monkeypatch):
-    monkeypatch.setattr(checks, "_CHUNK_ELEMENTS", 8)  # 2 rows of 4 per chunk
+    monkeypatch.setattr(engine_checks, "_CHUNK_ELEMENTS", 8)  # 2 rows of 4 per chunk
     x = np.zeros((9, 4))
     x[7, 3] = np.nan
     with pytest.raises(ValueError, match=r"at index \(7, 3\)"):

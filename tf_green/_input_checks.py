@@ -1,17 +1,11 @@
-"""Input checks every training transform shares: finite values, labels, dataset shape.
+"""The tf_keras side of the shared input checks: the ``StopOnNonFiniteLoss`` callback.
 
-Written once, used by ``prune``, ``distill`` and ``quantize``:
-
-* :func:`check_finite`: arrays (or dicts/lists of them) are scanned once, up front, in
-  chunks (about 0.1 ms for the 1,437 digits of 8x8x1); a ``tf.data.Dataset`` is checked
-  *as it is consumed*: each batch passes a graph assertion, so no extra pass over a
-  pipeline that may be slow or huge, and a bad batch stops training at that batch. Wrap
-  the ``fit`` call in :func:`data_errors` to turn that assertion into a ``ValueError``.
-* :func:`check_labels`: class-id labels against the model's loss and output (one-hot
-  rows are converted to ids for a sparse loss, after checking each row is one-hot).
-* :func:`batch_if_unbatched` and :func:`has_targets`: ``tf.data`` structure.
-* :class:`StopOnNonFiniteLoss`: a callback that raises :class:`NonFiniteLossError` when
-  the loss becomes NaN or inf, instead of returning a model of NaN weights.
+The checks themselves are engine-neutral and live in :mod:`tf_green._engine.checks`
+(:func:`check_finite`, :func:`check_labels`, :func:`loss_kind`, :func:`data_errors`,
+:class:`NonFiniteLossError`) and :mod:`tf_green._engine.data` (:func:`batch_if_unbatched`,
+:func:`has_targets`); they are re-exported here so existing imports keep working. Only the
+callback is tf_keras-specific (a callback is a Keras class; Keras 3 has its own, raising
+the same :class:`NonFiniteLossError`).
 
 Example:
     >>> import numpy as np
@@ -25,15 +19,19 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
-import re
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 import numpy as np
 
-from tf_green._keras import keras, tf
+from tf_green._engine.checks import (
+    NonFiniteLossError,
+    check_finite,
+    check_labels,
+    data_errors,
+    loss_kind,
+)
+from tf_green._engine.data import batch_if_unbatched, has_targets
+from tf_green._keras import keras
 
 __all__ = [
     "NonFiniteLossError",
@@ -45,306 +43,6 @@ __all__ = [
     "has_targets",
     "loss_kind",
 ]
-
-_CHUNK_ELEMENTS = 1 << 22  # values scanned at a time: bounds the temporary mask to 4 MB
-_TAG, _END = "<<tf_green>>", "<</tf_green>>"
-_PARTS = ("x", "y", "sample_weight")
-_FIX = "clean or drop those samples (e.g. np.nan_to_num, or a mask) before training."
-
-
-def _leaves(data: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from _leaves(value, f"{path}[{key!r}]")
-    elif isinstance(data, (list, tuple)) and any(
-        isinstance(v, (np.ndarray, tf.Tensor, Mapping, list, tuple)) for v in data
-    ):
-        for index, value in enumerate(data):
-            yield from _leaves(value, f"{path}[{index}]")
-    elif data is not None:
-        yield path, data
-
-
-def check_finite(data: Any, argument: str = "x") -> Any:
-    """Refuse NaN and inf values in training data, naming the argument and the first index.
-
-    Arrays, tensors, and dicts/lists/tuples of them are checked now, once (integer and
-    non-numeric arrays are skipped). A ``tf.data.Dataset`` is checked as it is consumed:
-    the returned dataset asserts every floating-point component of each element is
-    finite, so use the returned value, and run ``fit`` inside :func:`data_errors`.
-
-    Args:
-        data: Arrays or a structure of them, a ``tf.data.Dataset``, or None.
-        argument: The argument it came from, used in messages.
-
-    Returns:
-        ``data`` unchanged, or for a dataset the same dataset with the check mapped on.
-
-    Raises:
-        ValueError: If an array holds NaN or inf: names ``argument`` (with the dict key
-            or list position) and the index of the first bad value.
-
-    Example:
-        >>> check_finite({"a": np.ones((2, 2)), "b": np.arange(2)}, "x")["b"].tolist()
-        [0, 1]
-    """
-    if isinstance(data, tf.data.Dataset):
-        return _finite_dataset(data, argument)
-    for path, leaf in _leaves(data, argument):
-        array = np.asarray(leaf)
-        if array.dtype.kind not in "fc" or array.size == 0:
-            continue
-        if array.ndim == 0:
-            array = array.reshape(1)
-        rows = max(1, _CHUNK_ELEMENTS // max(1, array.size // len(array)))
-        for start in range(0, len(array), rows):
-            finite = np.isfinite(array[start : start + rows])
-            if not finite.all():
-                index = tuple(int(i) for i in np.argwhere(~finite)[0])
-                index = (index[0] + start, *index[1:])
-                raise ValueError(
-                    f"`{path}` has a non-finite value ({array[index].item()}) at index {index}; "
-                    f"training on it makes every weight NaN. {_FIX[0].upper()}{_FIX[1:]}"
-                )
-    return data
-
-
-def _finite_dataset(dataset: tf.data.Dataset, argument: str) -> tf.data.Dataset:
-    def check(batch_index, element):
-        parts = element if isinstance(element, tuple) else (element,)
-        asserts = []
-        for part_name, part in zip(_PARTS, parts, strict=False):
-            for leaf in tf.nest.flatten(part):
-                if not leaf.dtype.is_floating:
-                    continue
-                finite = tf.math.is_finite(leaf)
-                if leaf.shape.rank == 0:
-                    finite = finite[tf.newaxis]
-                per_sample = tf.reshape(finite, [tf.shape(finite)[0], -1])
-                sample = tf.argmin(tf.cast(tf.reduce_all(per_sample, axis=1), tf.int32))
-                message = tf.strings.format(
-                    f"{_TAG}`{argument}` (a tf.data.Dataset) yields a non-finite value (NaN "
-                    f"or inf) in its {part_name} at batch {{}}, sample {{}} of the batch "
-                    f"(counting from 0); training on it makes every weight NaN. {_FIX}{_END}",
-                    (batch_index, sample),
-                )
-                asserts.append(tf.debugging.Assert(tf.reduce_all(finite), [message]))
-        with tf.control_dependencies(asserts):
-            return tf.nest.map_structure(tf.identity, element)
-
-    return dataset.enumerate().map(check)
-
-
-@contextlib.contextmanager
-def data_errors() -> Iterator[None]:
-    """Turn the dataset checks' graph assertions raised inside it into ``ValueError``.
-
-    Example:
-        >>> with data_errors():
-        ...     pass
-    """
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as error:
-        found = re.search(re.escape(_TAG) + "(.*?)" + re.escape(_END), str(error), re.S)
-        if found is None:
-            raise
-        raise ValueError(found.group(1)) from None
-
-
-def _loss_name(loss: Any) -> str:
-    if isinstance(loss, str):
-        name = loss
-    elif isinstance(loss, keras.losses.Loss):
-        fn = getattr(loss, "fn", None)
-        name = getattr(fn, "__name__", "") or type(loss).__name__
-        name = type(loss).__name__ if type(loss).__name__ != "LossFunctionWrapper" else name
-    else:
-        name = getattr(loss, "__name__", type(loss).__name__)
-    return name.lower().replace("_", "")
-
-
-_REGRESSION = {"mse", "mae", "mape", "msle", "logcosh", "huber", "huberloss", "cosinesimilarity"}
-
-
-def loss_kind(loss: Any) -> str | None:
-    """Classify a Keras loss: ``"sparse"``, ``"categorical"``, ``"binary"``, ``"regression"``.
-
-    Args:
-        loss: A loss name, ``keras.losses.Loss`` instance or loss function (or None).
-
-    Returns:
-        The kind, or None when unknown (a custom loss, several losses, None).
-
-    Example:
-        >>> loss_kind("sparse_categorical_crossentropy"), loss_kind(keras.losses.Huber())
-        ('sparse', 'regression')
-    """
-    if loss is None or isinstance(loss, (list, tuple, dict)):
-        return None
-    name = _loss_name(loss)
-    if "sparsecategorical" in name:
-        return "sparse"
-    if "categorical" in name:
-        return "categorical"
-    if "binary" in name or "hinge" in name:
-        return "binary"
-    if "meansquared" in name or "meanabsolute" in name or name in _REGRESSION:
-        return "regression"
-    return None
-
-
-def check_labels(y: Any, loss: Any, output_shape: Any, argument: str = "y") -> Any:
-    """Check array labels against a classification loss; convert one-hot for a sparse loss.
-
-    With a sparse loss (``SparseCategoricalCrossentropy``) labels must be class ids: whole
-    numbers in ``[0, classes)``. One-hot rows (the shape of the output) are accepted and
-    turned into ids with ``argmax``, after checking every row is exactly one-hot - what
-    ``CategoricalCrossentropy`` would compute on them; soft labels (probabilities) need
-    ``loss=keras.losses.CategoricalCrossentropy(...)``. With a categorical loss the labels
-    must be rows of the output's shape. Other losses, datasets, and several outputs are
-    returned unchecked.
-
-    Args:
-        y: Labels (array-like), or None.
-        loss: The loss the model trains with.
-        output_shape: The model's output shape, batch axis included, e.g. ``(None, 10)``.
-        argument: The argument name, used in messages.
-
-    Returns:
-        ``y``, or the class ids of one-hot ``y`` for a sparse loss.
-
-    Raises:
-        ValueError: For non-numeric or non-integer ids, ids outside ``[0, classes)``,
-            rows that are not one-hot, or ids given to a categorical loss: names the
-            argument, the value, its index and the number of classes.
-
-    Example:
-        >>> check_labels(np.eye(3)[[2, 0]], "sparse_categorical_crossentropy", (None, 3))
-        array([2, 0])
-    """
-    kind = loss_kind(loss)
-    if (
-        y is None
-        or kind not in ("sparse", "categorical")
-        or isinstance(y, (tf.data.Dataset, Mapping))
-        or not isinstance(output_shape, tuple)
-        or not output_shape
-        or isinstance(output_shape[0], tuple)
-    ):
-        return y
-    classes, rank = output_shape[-1], len(output_shape)
-    array = np.asarray(y)
-    if array.dtype.kind not in "iufb":
-        raise ValueError(f"`{argument}` must hold numbers (class ids), got dtype {array.dtype}.")
-    if classes is None or classes < 2:
-        return y
-    one_hot_shape = array.ndim == rank and array.shape[-1] == classes
-    name = type(loss).__name__ if not isinstance(loss, str) else repr(loss)
-    if kind == "categorical":
-        if not one_hot_shape:
-            raise ValueError(
-                f"`{argument}` has shape {array.shape}, class ids, but the loss {name} needs "
-                f"one-hot rows of the {classes} outputs. Pass "
-                "loss=keras.losses.SparseCategoricalCrossentropy(...) (same from_logits), or "
-                f"one-hot labels: keras.utils.to_categorical({argument}, {classes})."
-            )
-        return y
-    if one_hot_shape:
-        is_one = array == 1
-        rows_ok = np.all((array == 0) | is_one, axis=-1) & (is_one.sum(axis=-1) == 1)
-        if not rows_ok.all():
-            index = tuple(int(i) for i in np.argwhere(~rows_ok)[0])
-            raise ValueError(
-                f"`{argument}` row {index} is not one-hot ({np.round(array[index], 4).tolist()}): "
-                f"the loss {name} takes class ids, or exactly one-hot rows, which tf_green "
-                "turns into ids. For soft labels (probabilities) pass "
-                "loss=keras.losses.CategoricalCrossentropy(...) with the same from_logits."
-            )
-        return np.argmax(array, axis=-1)
-    if array.dtype.kind == "f":
-        fraction = array != np.round(array)
-        if fraction.any():
-            index = tuple(int(i) for i in np.argwhere(fraction)[0])
-            raise ValueError(
-                f"`{argument}` has the non-integer label {array[index].item()!r} at index "
-                f"{index}; the loss {name} needs class ids 0..{classes - 1} (a float label "
-                "would be truncated). Pass integer class ids."
-            )
-    bad = (array < 0) | (array >= classes)
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"`{argument}` has label {array[index].item()!r} at index {index}, outside the "
-            f"model's {classes} classes: labels must be class ids 0..{classes - 1}."
-        )
-    return y
-
-
-def _element_x(spec: Any) -> Any:
-    return spec[0] if isinstance(spec, tuple) else spec
-
-
-def has_targets(dataset: tf.data.Dataset) -> bool:
-    """Whether a dataset's elements carry targets, as ``fit`` reads them: ``(x, y[, w])``.
-
-    Example:
-        >>> has_targets(tf.data.Dataset.from_tensor_slices(np.zeros((2, 3))))
-        False
-    """
-    spec = dataset.element_spec
-    return isinstance(spec, tuple) and len(spec) >= 2
-
-
-def batch_if_unbatched(
-    dataset: tf.data.Dataset, model: keras.Model, batch_size: int, argument: str = "x"
-) -> tf.data.Dataset:
-    """Batch a dataset of single samples (its inputs one rank below the model's inputs).
-
-    ``Model.fit`` takes batches; a dataset of samples (``from_tensor_slices`` without
-    ``.batch``) is batched here with ``batch_size``, as arrays would be.
-
-    Args:
-        dataset: The dataset.
-        model: The model it feeds (its inputs' ranks include the batch axis).
-        batch_size: Batch size for an unbatched dataset.
-        argument: The argument name, used in messages.
-
-    Returns:
-        ``dataset``, or ``dataset.batch(batch_size)`` if it yields single samples.
-
-    Raises:
-        ValueError: If the inputs' ranks fit neither batches nor samples of the model.
-
-    Example:
-        >>> m = keras.Sequential([keras.layers.Dense(1, input_shape=(3,))])
-        >>> ds = tf.data.Dataset.from_tensor_slices(np.zeros((5, 3)))
-        >>> batch_if_unbatched(ds, m, 2).element_spec.shape.as_list()
-        [None, 3]
-    """
-    leaves = tf.nest.flatten(_element_x(dataset.element_spec))
-    wanted = [t.shape.rank for t in tf.nest.flatten(model.inputs)] if model.inputs else []
-    if not leaves or not wanted or leaves[0].shape.rank is None:
-        return dataset
-    rank, expected = leaves[0].shape.rank, wanted[0]
-    if rank == expected:
-        return dataset
-    if rank == expected - 1:
-        return dataset.batch(batch_size)
-    raise ValueError(
-        f"`{argument}` yields inputs of rank {rank} ({leaves[0].shape}) but the model "
-        f"{model.name!r} takes rank {expected} ({model.inputs[0].shape}, batch axis first); "
-        "yield batches of that shape, or single samples (they are batched with batch_size)."
-    )
-
-
-class NonFiniteLossError(ValueError):
-    """Training stopped because the loss became NaN or inf (see :class:`StopOnNonFiniteLoss`).
-
-    Example:
-        >>> issubclass(NonFiniteLossError, ValueError)
-        True
-    """
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -362,7 +60,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         ...     # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        tf_green._input_checks.NonFiniteLossError: loss became nan at epoch 1 step 1; ...
+        tf_green._engine.checks.NonFiniteLossError: loss became nan at epoch 1 step 1; ...
     """
 
     def on_train_begin(self, logs: dict | None = None) -> None:
