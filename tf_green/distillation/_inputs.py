@@ -1,10 +1,11 @@
-"""Input plumbing shared by the cache and the Distiller: counting, batching, fingerprints.
+"""Input plumbing specific to the cache and the Distiller: packing, batches, fingerprints.
 
 Inputs are arrays (or a dict/tuple structure of arrays, first axis the samples) or a
 ``tf.data.Dataset`` of ``x`` or ``(x, y[, sample_weight])`` batches, as Keras ``fit``
-accepts them. A *fingerprint* is one float32 per sample, a fixed weighted sum of its input
-values: cheap to compute, and different for reordered or different data, so a cache can
-check that it is paired with the data it was computed on.
+accepts them; splitting elements and counting samples are the engine-neutral ones of
+:mod:`tf_green._engine.data`. A *fingerprint* is one float32 per sample, a fixed weighted
+sum of its input values: cheap to compute, and different for reordered or different data,
+so a cache can check that it is paired with the data it was computed on.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._keras import keras, tf
+from tf_green._engine.data import count_samples, is_dataset, split_element
 
 __all__ = [
     "INDICES",
@@ -48,55 +50,29 @@ def unpack(x: Any) -> tuple[Any, dict | None]:
 
 def is_packed(x: Any) -> bool:
     """Whether ``x`` is a dataset already paired with cached teacher outputs."""
-    if not isinstance(x, tf.data.Dataset):
+    if not is_dataset(x):
         return False
-    spec = x.element_spec
-    first = spec[0] if isinstance(spec, tuple) else spec
+    first = split_element(x.element_spec)[0]
     return isinstance(first, dict) and INPUTS in first
 
 
 def x_of(element: Any) -> Any:
     """Return the ``x`` part of a dataset element (``x`` or ``(x, y[, sample_weight])``)."""
-    if isinstance(element, tuple):
-        return keras.utils.unpack_x_y_sample_weight(element)[0]
-    return element
+    return split_element(element)[0]
 
 
-def num_samples(x: Any) -> int:
-    """Number of samples of an array structure; all leaves must agree.
-
-    Raises:
-        ValueError: If the leaves have different lengths or are scalars.
-    """
-    lengths = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in tf.nest.flatten(x)}
-    if len(lengths) != 1 or -1 in lengths:
-        raise ValueError(f"`x` must be arrays with one common first axis, got lengths {lengths}.")
-    return lengths.pop()
-
-
-def count_samples(dataset: tf.data.Dataset) -> int:
-    """Count the samples of a finite batched dataset (one pass over its input pipeline).
-
-    Raises:
-        ValueError: If the dataset is infinite.
-    """
-    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("the dataset is infinite (repeat()); pass a finite dataset.")
-
-    def size(*element):
-        x = x_of(element[0] if len(element) == 1 else element)
-        return tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.int64)
-
-    return int(dataset.map(size).reduce(tf.constant(0, tf.int64), lambda a, b: a + b))
+# Samples of arrays or of a (batched) dataset: the one count of tf_green._engine.data. The
+# second name is kept for the cache modules that import it.
+num_samples = count_samples
 
 
 def input_batches(x: Any, batch_size: int) -> Iterator[Any]:
     """Yield ``x`` batches: slices of arrays, or the ``x`` part of each dataset element."""
-    if isinstance(x, tf.data.Dataset):
+    if is_dataset(x):
         for element in x:
             yield x_of(element)
         return
-    count = num_samples(x)
+    count = count_samples(x)
     for start in range(0, count, batch_size):
         yield tf.nest.map_structure(lambda a, s=start: a[s : s + batch_size], x)
 
@@ -106,7 +82,7 @@ def sample_input_shape(x: Any) -> Any:
 
     Dimensions a dataset leaves unknown are read from its first batch.
     """
-    if isinstance(x, tf.data.Dataset):
+    if is_dataset(x):
         spec = x_of(x.element_spec)
         shapes = tf.nest.map_structure(lambda s: s.shape, spec)
         if any(d is None for s in tf.nest.flatten(shapes) for d in s.as_list()[1:]):
