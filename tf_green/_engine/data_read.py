@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tf_green._engine.data import _decide, input_ranks, is_batched, split_element
+from tf_green._engine.data import _decide, input_ranks, split_element
 
 __all__ = ["join_elements", "read_dataset", "read_elements"]
 
@@ -37,7 +37,8 @@ def read_elements(
 
     Args:
         dataset: A finite dataset of ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
-        model: The model it feeds, or its input ranks (see :func:`is_batched`).
+        model: The model it feeds, or its input ranks (see
+            :func:`~tf_green._engine.data.is_batched`).
         limit: Stop once at least this many samples are read (None: read all).
         tuple_is_x: Read a tuple of as many plain parts as the model has inputs as ``x``
             (data without targets; see :func:`split_element`).
@@ -59,7 +60,8 @@ def read_elements(
     """
     ranks = input_ranks(model)
     num_inputs = len(ranks) if tuple_is_x and ranks else 1
-    batched = is_batched(dataset, model, argument)
+    x_spec, y_spec, _ = split_element(dataset.element_spec, num_inputs, argument)
+    batched = _decide(x_spec, y_spec, model, argument, lambda spec: spec.shape)
     elements: list[tuple[Any, Any, Any]] = []
     count = 0
     for element in dataset:
@@ -79,7 +81,7 @@ def read_elements(
         if limit is not None and count >= limit:
             break
     if not elements:
-        raise ValueError(f"`{argument}` is an empty dataset; give it at least one sample.")
+        raise ValueError(f"`{argument}`: the dataset is empty; give it at least one sample.")
     for part, name in ((1, "targets"), (2, "sample weights")):
         if len({e[part] is None for e in elements}) > 1:
             raise ValueError(f"`{argument}` is a dataset where only some elements have {name}.")
