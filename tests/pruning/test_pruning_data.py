@@ -62,7 +62,7 @@ def test_bad_training_data_is_explained(x, y, message):
 
 
 def test_unsupported_input_types_are_refused():
-    with pytest.raises(TypeError, match=r"`x` must be numpy arrays.*from_generator"):
+    with pytest.raises(TypeError, match=r"`x` must be a numpy array.*from_generator"):
         inspect_data((i for i in range(3)), np.zeros(3))
     with pytest.raises(ValueError, match=r"`batch_size` must be an integer >= 1"):
         inspect_data(np.zeros((3, 1)), np.zeros(3), batch_size=0)

@@ -269,9 +269,9 @@ def to_numpy(value: Any, argument: str = "x") -> np.ndarray:
             raise TypeError(f"`{argument}` is not array-like: {error}") from None
     else:
         raise TypeError(
-            f"`{argument}` must be numpy arrays (or tensors, lists, a dict of arrays) or a "
-            f"tf.data.Dataset, got {type(value).__name__}. Wrap generators with "
-            "tf.data.Dataset.from_generator(...)."
+            f"`{argument}` must be a numpy array (or a tensor or list; a list or dict of arrays "
+            f"for several inputs) or a tf.data.Dataset, got {type(value).__name__}. Wrap "
+            "generators with tf.data.Dataset.from_generator(...)."
         )
     if array.dtype == object:
         raise TypeError(

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tf_green._engine.data import _decide, input_ranks, split_element
 
-__all__ = ["join_elements", "read_dataset", "read_elements"]
+__all__ = ["elements_batched", "join_elements", "read_dataset", "read_elements"]
 
 
 def read_elements(
@@ -86,6 +86,25 @@ def read_elements(
         if len({e[part] is None for e in elements}) > 1:
             raise ValueError(f"`{argument}` is a dataset where only some elements have {name}.")
     return elements, batched
+
+
+def elements_batched(
+    elements: Sequence[tuple[Any, Any, Any]], model: Any = None, argument: str = "x"
+) -> bool | None:
+    """Whether :func:`read_elements`'s triples are batches, told from the first one and a model.
+
+    For a dataset :func:`read_elements` left undecided, once a model (or its input ranks)
+    is known: an element of the inputs' rank is a batch, one of a rank less a sample.
+
+    Raises:
+        ValueError: If the ranks fit neither batches nor samples of the model.
+
+    Example:
+        >>> elements_batched([(np.zeros(3), None, None)], [2])
+        False
+    """
+    x, y, _ = elements[0]
+    return _decide(x, y, model, argument, np.shape)
 
 
 def join_elements(

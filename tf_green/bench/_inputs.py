@@ -4,7 +4,8 @@ Accepted, as Keras ``fit``/``evaluate`` accept them: a numpy array, a list of ar
 arrays keyed by input name (multi-input models), or a ``tf.data.Dataset``, batched or unbatched,
 of ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` elements, where ``x`` may itself be a
 tuple or dict of inputs. The bench needs single samples (batch-1 latency) and repeatable passes
-over the same data, so a dataset is read once into memory.
+over the same data, so a dataset is read once into memory (by
+:func:`tf_green._engine.data_read.read_elements`, the one dataset reader).
 
 Batched or unbatched: a dataset whose elements carry a batch axis of unknown size
 (``.batch(n)``) is batched; one whose targets are scalars is unbatched; otherwise the model
@@ -24,67 +25,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._keras import tf
+from tf_green._engine.data import count_samples, is_dataset, to_numpy
+from tf_green._engine.data_read import elements_batched, join_elements, read_elements
 
 __all__ = ["Data", "Inputs", "as_arrays", "head", "num_samples"]
-
-
-def _to_numpy(value: Any, argument: str) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, tf.Tensor):
-        return value.numpy()
-    if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
-        return np.asarray(value)
-    raise TypeError(
-        f"`{argument}` must be a numpy array (a list or dict of arrays for several inputs) or "
-        f"a tf.data.Dataset, got {type(value).__name__}."
-    )
 
 
 def _structure(x: Any, argument: str = "x") -> Any:
     """An array, or a list/dict of arrays for several inputs."""
     if isinstance(x, dict):
-        return {str(k): _to_numpy(v, argument) for k, v in x.items()}
+        return {str(k): to_numpy(v, argument) for k, v in x.items()}
     if (
         isinstance(x, (list, tuple))
         and x
         and all(isinstance(a, (np.ndarray, tf.Tensor)) for a in x)
     ):
-        return [_to_numpy(a, argument) for a in x]
-    return _to_numpy(x, argument)
+        return [to_numpy(a, argument) for a in x]
+    return to_numpy(x, argument)
 
 
-def _flat(x: Any) -> list[np.ndarray]:
-    if isinstance(x, dict):
-        return list(x.values())
-    return list(x) if isinstance(x, list) else [x]
-
-
-def num_samples(x: Any) -> int:
-    """Number of samples in an array or a list/dict of arrays (0 for a scalar).
-
-    Example:
-        >>> num_samples({"a": np.zeros((3, 2)), "b": np.zeros(3)})
-        3
-    """
-    first = _flat(x)[0]
-    return len(first) if first.ndim else 0
-
-
-def _split(element: Any) -> tuple[Any, Any]:
-    """(x, y) of one dataset element, following Keras ``fit`` conventions."""
-    if isinstance(element, dict):
-        return element, None
-    if isinstance(element, (tuple, list)):
-        if len(element) not in (1, 2, 3):
-            raise ValueError(
-                f"`x` is a dataset whose elements have {len(element)} parts; expected x, (x,), "
-                "(x, y) or (x, y, sample_weight)."
-            )
-        return element[0], element[1] if len(element) > 1 else None
-    return element, None
+# The one sample count (tf_green._engine.data): arrays, a list/dict of arrays, or Inputs.
+num_samples = count_samples
 
 
 class Data:
@@ -109,45 +72,18 @@ class Data:
     """
 
     def __init__(self, x: Any, y: Any = None) -> None:
-        self.ambiguous = False
-        self._elements: list[tuple[Any, Any]] | None = None
+        self._elements: list[tuple[Any, Any, Any]] | None = None
         self._batched: bool | None = None
-        if isinstance(x, tf.data.Dataset):
-            self._read_dataset(x, y)
-            self._y = None if y is None else _to_numpy(y, "y")
+        self._y = None if y is None else to_numpy(y, "y")
+        if is_dataset(x):
+            self._elements, self._batched = read_elements(x)
+            if self._elements[0][1] is not None and y is not None:
+                raise ValueError(
+                    "`y` was given but `x` is a dataset that already yields (x, y); pass y=None."
+                )
         else:
             self._x = _structure(x)
-            self._y = None if y is None else _to_numpy(y, "y")
-
-    def _read_dataset(self, dataset: tf.data.Dataset, y: Any) -> None:
-        elements = []
-        for element in dataset:
-            ex, ey = _split(element)
-            ex = tf.nest.map_structure(np.asarray, ex)
-            elements.append((ex, None if ey is None else np.asarray(ey)))
-        if not elements:
-            raise ValueError("`x` is an empty dataset; give it at least one sample.")
-        with_y = [e for e in elements if e[1] is not None]
-        if with_y and y is not None:
-            raise ValueError(
-                "`y` was given but `x` is a dataset that already yields (x, y); pass y=None."
-            )
-        if with_y and len(with_y) != len(elements):
-            raise ValueError("`x` is a dataset where only some elements have targets.")
-        self._elements = elements
-        first = tf.nest.flatten(elements[0][0])[0]
-        spec = tf.nest.flatten(_split(dataset.element_spec)[0])[0]
-        if with_y and with_y[0][1].ndim == 0:
-            self._batched = False  # scalar targets: one sample per element
-        elif first.ndim == 0:
-            raise ValueError(
-                "`x` is a dataset of scalar elements; give a batched dataset (call `.batch(n)`) "
-                "or samples with a feature axis, like Keras fit."
-            )
-        elif spec.shape.rank and spec.shape[0] is None:
-            self._batched = True  # `.batch(n)` leaves the batch size unknown
-        else:
-            self.ambiguous = True
+        self.ambiguous = self._elements is not None and self._batched is None
 
     def arrays(self, ranks: Sequence[int] | None = None) -> tuple[Any, np.ndarray | None]:
         """``(x, y)`` as arrays (``x`` a list/dict of arrays for several inputs).
@@ -160,7 +96,8 @@ class Data:
             ``(x, y)``; ``y`` is None when no targets were given.
 
         Raises:
-            ValueError: If there are no samples or ``x`` and ``y`` lengths differ.
+            ValueError: If there are no samples, ``x`` and ``y`` lengths differ, or the
+                dataset's ranks fit neither batches nor samples of the model.
 
         Example:
             >>> Data(np.zeros((2, 2))).arrays()[1] is None
@@ -170,17 +107,11 @@ class Data:
             x, y = self._x, self._y
         else:
             batched = self._batched
-            if batched is None:
-                first = tf.nest.flatten(self._elements[0][0])[0]
-                batched = not (ranks and first.ndim == int(ranks[0]) - 1)
-            join = np.concatenate if batched else np.stack
-            xs = [e[0] for e in self._elements]
-            x = tf.nest.map_structure(lambda *parts: join(parts), *xs)
-            if isinstance(x, tuple):
-                x = list(x)
-            ys = [e[1] for e in self._elements if e[1] is not None]
-            y = join(ys) if ys else self._y
-        n = num_samples(x)
+            if batched is None and ranks:
+                batched = elements_batched(self._elements, list(ranks))
+            x, y, _ = join_elements(self._elements, batched)
+            y = self._y if y is None else y
+        n = count_samples(x)
         if n == 0:
             raise ValueError("`x` has no samples; give at least one.")
         if y is not None and len(y) != n:
