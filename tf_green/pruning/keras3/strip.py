@@ -46,5 +46,6 @@ def strip(model: Any) -> Any:
     values = [masked.get(id(v), value) for v, value in pairs]
     result = copy_model(model)
     result.set_weights(values)
-    compile_like(result, model)
+    if compile_like(result, model):
+        result.optimizer.build(result.trainable_variables)  # saves and loads as built
     return result

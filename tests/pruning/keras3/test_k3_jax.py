@@ -1,0 +1,45 @@
+"""The Keras 3 pruning engine on the JAX backend, in a subprocess (KERAS_BACKEND=jax)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).with_name("k3_jax_script.py")
+
+
+@pytest.mark.slow
+def test_prune_and_exact_zeros_on_jax():
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["unchanged"] is True
+    for name, sparsity in result["prune"].items():
+        assert sparsity == pytest.approx(0.8, abs=0.01), name
+    assert result["head"] == pytest.approx(0.8, abs=0.01)
+    assert result["exact_zeros"] == [True, True, True]
+    assert result["step"] == 16
+    assert result["report"] == pytest.approx([0.7, 0.7, 0.7], abs=0.02)
+
+
+def test_unsupported_backend_is_named(monkeypatch):
+    import keras
+
+    from tf_green.pruning import keras3
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"'torch'.*'tensorflow' and 'jax'"):
+        keras3.prune(model, [[0.0, 0.0, 0.0]], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="KERAS_BACKEND"):
+        keras3.wrap(model)
