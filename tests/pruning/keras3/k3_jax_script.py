@@ -50,7 +50,9 @@ pruned = keras3.prune(model, x, y, target_sparsity=0.8, epochs=2, verbose=0)
 result = {
     "prune": {n: zeros(getattr(pruned.block, n).kernel) for n in ("conv", "proj")},
     "head": zeros(pruned.head.kernel),
-    "unchanged": all(np.array_equal(a, b) for a, b in zip(before, model.get_weights())),
+    "unchanged": all(
+        np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
+    ),
 }
 # One mask update at step 1, then 15 jitted Adam steps: masked entries must stay exactly 0.
 wrapped = keras3.wrap(model, ConstantSparsity(0.7, begin_step=1, end_step=1, frequency=1))

@@ -158,7 +158,7 @@ def test_gradient_tape_loop(k3_digits):
         with tf.GradientTape() as tape:
             loss = loss_fn(yb, wrapped(xb, training=True))
         grads = tape.gradient(loss, wrapped.trainable_variables)
-        optimizer.apply_gradients(zip(grads, wrapped.trainable_variables))
+        optimizer.apply_gradients(zip(grads, wrapped.trainable_variables, strict=True))
 
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     for step, (xb, yb) in enumerate(dataset.take(6)):
