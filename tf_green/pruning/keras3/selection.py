@@ -7,7 +7,7 @@ functional models, the sublayers of subclassed models and of layers nested insid
 Prunable weights per layer:
 
 * ``Dense``, ``EinsumDense``, ``Conv1D/2D/3D``, ``Conv1D/2D/3DTranspose``: ``kernel``;
-  ``DepthwiseConv1D/2D``: ``depthwise_kernel``; ``SeparableConv1D/2D``: ``pointwise_kernel``
+  ``DepthwiseConv1D/2D``: the depthwise ``kernel``; ``SeparableConv1D/2D``: ``pointwise_kernel``
   (as TFMOT); ``Embedding``: ``embeddings``;
 * ``LSTM``/``GRU``/``SimpleRNN``/``ConvLSTM`` (and ``Bidirectional``): their cells'
   ``kernel`` and ``recurrent_kernel``; ``MultiHeadAttention``: its query, key, value and
@@ -59,8 +59,8 @@ _KERNELS: dict[type, tuple[str, ...]] = {
     keras.layers.Conv1DTranspose: ("kernel",),
     keras.layers.Conv2DTranspose: ("kernel",),
     keras.layers.Conv3DTranspose: ("kernel",),
-    keras.layers.DepthwiseConv1D: ("depthwise_kernel",),
-    keras.layers.DepthwiseConv2D: ("depthwise_kernel",),
+    keras.layers.DepthwiseConv1D: ("kernel",),  # Keras 3 names the depthwise kernel "kernel"
+    keras.layers.DepthwiseConv2D: ("kernel",),
     keras.layers.SeparableConv1D: ("pointwise_kernel",),
     keras.layers.SeparableConv2D: ("pointwise_kernel",),
     keras.layers.Embedding: ("embeddings",),
@@ -153,13 +153,17 @@ def prunable_weights(layer: Any) -> list | None:
         return [*prunable_weights(layer.forward_layer), *prunable_weights(layer.backward_layer)]
     if isinstance(layer, keras.layers.RNN):
         cells = getattr(layer.cell, "cells", [layer.cell])
-        return [w for cell in cells for w in (prunable_weights(cell) or [])]
+        return [w for cell in cells for w in (prunable_weights(cell) or _cell_kernels(cell))]
     for cls, names in _KERNELS.items():
         if isinstance(layer, cls):
             return [getattr(layer, name) for name in names]
     if type(layer).__module__.startswith("keras.") or not _own_weights(layer):
         return []  # a built-in layer without kernels (BatchNormalization, Flatten...)
     return None
+
+
+def _cell_kernels(cell: Any) -> list:
+    return [getattr(cell, name) for name in ("kernel", "recurrent_kernel") if hasattr(cell, name)]
 
 
 def _own_weights(layer: Any) -> list:
