@@ -1,10 +1,16 @@
 """tf_green: make trained TensorFlow/Keras models smaller, faster and cheaper in energy.
 
-Prune, distill and quantize a trained ``tf_keras`` model with fit-style calls, export it to
-TFLite/LiteRT, and measure accuracy, size, latency, memory and energy side by side.
+Prune, distill and quantize a trained model with fit-style calls, export it to TFLite/LiteRT,
+and measure accuracy, size, latency, memory and energy side by side.
 
-Importing tf_green registers its Keras classes (``Distiller``, ``PositionEmbedding`` ...),
-so saved models that use them load without ``custom_objects``.
+Importing tf_green imports no Keras and changes nothing about which Keras you get (it does
+not set ``TF_USE_LEGACY_KERAS``): its names load on first use, and each public call works
+with the engine of the model it is given (Keras 3 or tf_keras; see :mod:`tf_green.engine`).
+
+tf_green's tf_keras classes (``Distiller``, ``PositionEmbedding`` ...) are registered with
+tf_keras, so saved models that use them load without ``custom_objects``: at
+``import tf_green`` if ``tf_keras`` is already imported, otherwise when tf_green first
+uses tf_keras, or when you call :func:`tf_green.engine.tf_keras`.
 
 Example:
     >>> import tf_green as tg
@@ -12,13 +18,13 @@ Example:
     >>> model = tg.models.cnn(width=16)
 """
 
-from tf_green import bench, datasets, distillation, models, pruning, quantization
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
 from tf_green._version import __version__
-from tf_green.bench import Bench, EnergyMeter, Profile, Targets, profile
-from tf_green.distillation import Distiller, distill
-from tf_green.generation import generate
-from tf_green.pruning import prune, sparsity_report
-from tf_green.quantization import TFLiteModel, quantize, to_tflite
 
 __all__ = [
     "Bench",
@@ -32,6 +38,7 @@ __all__ = [
     "datasets",
     "distill",
     "distillation",
+    "engine",
     "generate",
     "models",
     "profile",
@@ -42,3 +49,47 @@ __all__ = [
     "sparsity_report",
     "to_tflite",
 ]
+
+# Public name -> (module, attribute or None for the module itself); imported on first use.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "bench": ("tf_green.bench", None),
+    "datasets": ("tf_green.datasets", None),
+    "distillation": ("tf_green.distillation", None),
+    "engine": ("tf_green.engine", None),
+    "models": ("tf_green.models", None),
+    "pruning": ("tf_green.pruning", None),
+    "quantization": ("tf_green.quantization", None),
+    "Bench": ("tf_green.bench", "Bench"),
+    "EnergyMeter": ("tf_green.bench", "EnergyMeter"),
+    "Profile": ("tf_green.bench", "Profile"),
+    "Targets": ("tf_green.bench", "Targets"),
+    "profile": ("tf_green.bench", "profile"),
+    "Distiller": ("tf_green.distillation", "Distiller"),
+    "distill": ("tf_green.distillation", "distill"),
+    "generate": ("tf_green.generation", "generate"),
+    "prune": ("tf_green.pruning", "prune"),
+    "sparsity_report": ("tf_green.pruning", "sparsity_report"),
+    "TFLiteModel": ("tf_green.quantization", "TFLiteModel"),
+    "quantize": ("tf_green.quantization", "quantize"),
+    "to_tflite": ("tf_green.quantization", "to_tflite"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first access (PEP 562) and keep it."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tf_green' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not."""
+    return sorted(set(globals()) | set(__all__))
+
+
+if "tf_keras" in sys.modules:  # a tf_keras user: register tf_green's classes now, as before
+    importlib.import_module("tf_green.engine").register_tf_keras_classes()

@@ -1,13 +1,14 @@
-"""The one place tf_green imports Keras.
+"""The tf_keras engine: Keras 2 (the ``tf_keras`` package) with TFMOT.
 
-tf_green's first engine is Keras 2 (the ``tf_keras`` package) with the TensorFlow Model
-Optimization Toolkit (TFMOT), which works only with Keras 2. Every other module imports
-``keras``, ``tf`` and the engine helpers from here, so a Keras 3 engine can later be added
-behind the same public names.
+Only tf_keras-side modules import this (a public call imports them when a tf_keras model
+arrives; see :mod:`tf_green._engine`). Users get the same module publicly as
+``tf_green.engine.tf_keras()``.
 
-``TF_USE_LEGACY_KERAS=1`` is set (unless the caller already chose a value) before
-TensorFlow is imported, which is what importing TFMOT does anyway: ``tf.keras`` then
-refers to ``tf_keras`` too, so models built with ``tf.keras`` work with tf_green.
+Importing it leaves the user's choice of Keras alone: ``TF_USE_LEGACY_KERAS`` keeps its
+value and ``tf.keras`` stays what the environment says (Keras 3 unless the user set
+``TF_USE_LEGACY_KERAS=1``). TFMOT sets that variable when imported and routes ``tf.keras``
+to tf_keras if nobody resolved it yet, so ``tf.keras`` (and its ``tf.losses`` ... aliases)
+is resolved first and the variable is restored after. TFMOT itself uses tf_keras either way.
 
 Example:
     >>> from tf_green._keras import keras, is_tf_keras_model
@@ -18,14 +19,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
-import sys
+from collections.abc import Iterator
 from typing import Any
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf
 import tf_keras as keras
+
+from tf_green._engine import KERAS3_REBUILD_ADVICE, engine_of, require_tf_keras
 
 __all__ = [
     "ENGINE",
@@ -39,19 +42,37 @@ __all__ = [
 
 ENGINE = "tf_keras"
 
-# Checked by running it: a Keras 3 config does not rebuild in tf_keras (`batch_shape` and other
-# Keras 3 keys are unknown there), but weights copy over in order to the same architecture.
-KERAS3_REBUILD_ADVICE = (
-    "Rebuild the same architecture with `import tf_keras as keras` (or "
-    "`tf_green._keras.keras`) and copy the weights over in order: "
-    "`new.set_weights(old.get_weights())` with both models in one process, or "
-    "`old.save_weights('m.weights.h5')` in Keras 3 then `new.load_weights('m.weights.h5')`."
-)
-
 _KERAS3_HINT = (
-    "tf_green's engine is Keras 2 (tf_keras) with TFMOT, which cannot handle Keras 3 models. "
+    "tf_green's tf_keras engine uses TFMOT, which cannot handle Keras 3 models. "
     + KERAS3_REBUILD_ADVICE
 )
+
+# TensorFlow's lazy Keras aliases; each picks tf_keras or Keras 3 on first use, for good.
+_TF_KERAS_ALIASES = ("keras", "losses", "metrics", "optimizers", "initializers")
+
+
+@contextlib.contextmanager
+def _legacy_keras_variable_kept() -> Iterator[None]:
+    """Restore ``TF_USE_LEGACY_KERAS`` (set or unset) after the block."""
+    saved = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = saved
+
+
+def _import_tfmot() -> Any:
+    """Import TFMOT without letting it change ``TF_USE_LEGACY_KERAS`` or ``tf.keras``."""
+    for alias in _TF_KERAS_ALIASES:  # resolve them under the user's environment, now
+        getattr(getattr(tf, alias), "__name__", None)
+    with _legacy_keras_variable_kept():
+        return importlib.import_module("tensorflow_model_optimization")
+
+
+tfmot = _import_tfmot()
 
 
 def is_tf_keras_model(obj: Any) -> bool:
@@ -73,7 +94,7 @@ def is_tf_keras_model(obj: Any) -> bool:
 def is_keras3_model(obj: Any) -> bool:
     """Tell whether ``obj`` is a Keras 3 model (the ``keras`` package, version 3).
 
-    Keras 3 is not imported by this check: if nobody imported it, ``obj`` cannot be one.
+    Keras 3 is not imported by this check (see :func:`tf_green._engine.engine_of`).
 
     Args:
         obj: Any object.
@@ -85,20 +106,21 @@ def is_keras3_model(obj: Any) -> bool:
         >>> is_keras3_model(keras.Sequential())
         False
     """
-    keras3 = sys.modules.get("keras")
-    if keras3 is None or keras3 is keras:
+    try:
+        return engine_of(obj) == "keras3"
+    except TypeError:
         return False
-    model_cls = getattr(keras3, "Model", None)
-    version = str(getattr(keras3, "__version__", "0"))
-    return model_cls is not None and version.startswith("3") and isinstance(obj, model_cls)
 
 
-def require_tf_keras_model(obj: Any, argument: str = "model") -> keras.Model:
+def require_tf_keras_model(obj: Any, argument: str = "model", call: str | None = None) -> Any:
     """Return ``obj`` if it is a tf_keras model; otherwise raise a clear error.
+
+    The error is :func:`tf_green._engine.require_tf_keras`'s, the one place for it.
 
     Args:
         obj: The object to check.
         argument: The name of the argument it came from, used in the message.
+        call: The public call (``"tg.distill"`` ...), named in the message.
 
     Returns:
         ``obj``, unchanged.
@@ -112,11 +134,4 @@ def require_tf_keras_model(obj: Any, argument: str = "model") -> keras.Model:
         >>> require_tf_keras_model(model) is model
         True
     """
-    if is_tf_keras_model(obj):
-        return obj
-    if is_keras3_model(obj):
-        raise TypeError(f"`{argument}` is a Keras 3 model. {_KERAS3_HINT}")
-    raise TypeError(
-        f"`{argument}` must be a tf_keras model (tf_keras.Model), got {type(obj).__name__}. "
-        "Build or load it with `import tf_keras as keras`."
-    )
+    return require_tf_keras(obj, argument, call)

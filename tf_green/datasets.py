@@ -18,8 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from tf_green._keras import tf
+import tensorflow as tf
 
 __all__ = [
     "TextCorpus",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_green._keras import is_tf_keras_model, keras
+from tf_green._keras import is_keras3_model, is_tf_keras_model, keras, require_tf_keras_model
 from tf_green.datasets import Vocabulary
 
 __all__ = ["context_length", "generate", "next_token_logits"]
@@ -25,6 +25,8 @@ __all__ = ["context_length", "generate", "next_token_logits"]
 def _as_runner(model: Any) -> Any:
     if is_tf_keras_model(model):
         return model
+    if is_keras3_model(model):
+        require_tf_keras_model(model, call="tg.generate")
     if isinstance(model, (bytes, bytearray, str, pathlib.Path)):
         from tf_green.quantization import TFLiteModel
 

@@ -186,7 +186,7 @@ class KerasVariant(Variant):
     kind = "keras"
 
     def __init__(self, model: keras.Model, name: str | None = None) -> None:
-        self.model = require_tf_keras_model(model, "model")
+        self.model = require_tf_keras_model(model, "model", call="tg.profile/tg.Bench")
         self.name = name or model.name
         self._specs: list[Spec] | None = None
         if model.inputs:

@@ -163,8 +163,8 @@ def distill(
         >>> s.optimizer is not None
         True
     """
-    teacher = require_tf_keras_model(teacher, "teacher")
-    student = require_tf_keras_model(student, "student")
+    teacher = require_tf_keras_model(teacher, "teacher", call="tg.distill")
+    student = require_tf_keras_model(student, "student", call="tg.distill")
     if not isinstance(cache, (bool, TeacherCache)):
         raise TypeError(f"`cache` must be True, False or a TeacherCache, got {cache!r}.")
     try:

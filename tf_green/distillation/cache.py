@@ -135,7 +135,7 @@ def cache_teacher(
         >>> cache.numpy()["indices"].shape, cache.bytes_per_sample
         ((4, 6, 5), 124)
     """
-    teacher = require_tf_keras_model(teacher, "teacher")
+    teacher = require_tf_keras_model(teacher, "teacher", call="tg.distillation.cache_teacher")
     dtype = _check_options(dtype, top_k, batch_size)
     if isinstance(x, tf.data.Dataset):
         if x.cardinality() == tf.data.INFINITE_CARDINALITY:

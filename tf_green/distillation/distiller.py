@@ -106,8 +106,8 @@ class Distiller(keras.Model):
         name: str = "distiller",
         **kwargs: Any,
     ) -> None:
-        student = require_tf_keras_model(student, "student")
-        teacher = require_tf_keras_model(teacher, "teacher")
+        student = require_tf_keras_model(student, "student", call="tg.Distiller")
+        teacher = require_tf_keras_model(teacher, "teacher", call="tg.Distiller")
         if student is teacher:
             raise ValueError("`student` and `teacher` are the same model; pass two models.")
         alpha = check_fraction(alpha, "alpha")

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorflow_model_optimization.python.core.sparsity.keras.prune import strip_pruning
-
+from tf_green._engine import models as _models
+from tf_green._engine.models import copy_model, is_compiled, strip_pruning
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.pruning.schedules import (
     ConstantSparsity,
@@ -28,8 +28,8 @@ from tf_green.pruning.schedules import (
     parse_structure,
     with_target,
 )
-from tf_green.pruning.selection import LayerSelector, iter_layers, select_layers
-from tf_green.pruning.wrapper import PruneLowMagnitude, is_pruning_wrapper
+from tf_green.pruning.selection import LayerSelector, select_layers
+from tf_green.pruning.wrapper import PruneLowMagnitude
 
 __all__ = [
     "check_graph_model",
@@ -127,19 +127,8 @@ def strip(model: keras.Model) -> keras.Model:
         ['dense1', 'logits']
     """
     model = check_graph_model(model)
-    masked = {}
-    for layer in iter_layers(model):
-        if is_pruning_wrapper(layer):
-            for weight, mask, _ in layer.pruning_vars:
-                masked[id(weight)] = weight.numpy() * mask.numpy()
+    result = strip_pruning(model)
     with model.distribute_strategy.scope():
-        shared = strip_pruning(model)  # shares its layers with `model`
-        values = [
-            masked.get(id(v), value)
-            for v, value in zip(shared.weights, shared.get_weights(), strict=True)
-        ]
-        result = keras.models.clone_model(shared)
-        result.set_weights(values)
         compile_like(result, model)
     return result
 
@@ -179,26 +168,6 @@ def wrap_layers(
     return keras.models.clone_model(copy, clone_function=clone_function)
 
 
-def copy_model(model: keras.Model) -> keras.Model:
-    """An independent, uncompiled copy of a model: same architecture, same weight values.
-
-    Args:
-        model: A Sequential or functional tf_keras model.
-
-    Returns:
-        The copy (built in the current distribution strategy scope).
-
-    Example:
-        >>> from tf_green import models
-        >>> original = models.mlp(hidden=(4,))
-        >>> copy_model(original).layers[1] is original.layers[1]
-        False
-    """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
 def compile_like(
     target: keras.Model,
     source: keras.Model | None,
@@ -208,15 +177,16 @@ def compile_like(
     metrics: Any = None,
     required: bool = False,
 ) -> bool:
-    """Compile ``target`` as ``source`` was compiled (a fresh optimizer), with overrides.
+    """Compile ``target`` like ``source`` (:func:`tf_green._engine.models.compile_like`).
 
     Args:
         target: The model to compile.
         source: The model whose compile settings to copy, or None.
-        optimizer: Overrides the optimizer (name, config dict or instance).
+        optimizer: Overrides the optimizer.
         loss: Overrides the loss.
         metrics: Overrides the metrics.
-        required: Raise if no optimizer or loss can be found, instead of returning False.
+        required: Raise (the one compile_like's error) if no optimizer or loss can be
+            found; without it, leave ``target`` uncompiled and return False then.
 
     Returns:
         True if ``target`` was compiled.
@@ -230,21 +200,12 @@ def compile_like(
         >>> compile_like(models.mlp(), None, optimizer="adam", loss="mse")
         True
     """
-    kwargs = _compile_kwargs(source) if source is not None else {}
-    overrides = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
-    kwargs.update({key: value for key, value in overrides.items() if value is not None})
-    missing = [key for key in ("optimizer", "loss") if kwargs.get(key) is None]
-    if missing:
-        if required:
-            name = getattr(source, "name", "model")
-            raise ValueError(
-                f"model {name!r} is not compiled, so `{missing[0]}` is needed to fine-tune it: "
-                "pass optimizer=... and loss=... (e.g. optimizer='adam', "
-                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)), or "
-                "compile the model first."
-            )
+    can = (source is not None and is_compiled(source)) or (
+        optimizer is not None and loss is not None
+    )
+    if not (can or required):
         return False
-    target.compile(**kwargs)
+    _models.compile_like(target, source, optimizer=optimizer, loss=loss, metrics=metrics)
     return True
 
 
@@ -268,20 +229,7 @@ def check_graph_model(model: Any, argument: str = "model") -> keras.Model:
         'mlp'
     """
     model = require_tf_keras_model(model, argument)
-    if not (isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)):
-        raise TypeError(
-            f"`{argument}` is a subclassed model ({type(model).__name__}); TFMOT wraps layers "
-            "by cloning a model's layer graph, which only Sequential and functional models "
-            "have. Prune its inner Sequential/functional parts instead (e.g. "
-            "tf_green.prune(model.backbone, ...)), or rebuild it as a functional model "
-            "from its layers."
-        )
-    if not model.built:
-        raise ValueError(
-            f"`{argument}` ({model.name!r}) is not built; give its first layer an input_shape "
-            "(or keras.Input) or call it on a batch first."
-        )
-    return model
+    return _models.check_graph_model(model, argument)
 
 
 def resolve_strategy(strategy: Any) -> tf.distribute.Strategy:
@@ -308,16 +256,3 @@ def resolve_strategy(strategy: Any) -> tf.distribute.Strategy:
             f"got {type(strategy).__name__}."
         )
     return strategy
-
-
-def _compile_kwargs(model: keras.Model) -> dict[str, Any]:
-    config = model.get_compile_config()
-    if not config:
-        return {}
-    try:
-        return dict(keras.saving.deserialize_keras_object(config))
-    except Exception:  # e.g. an unregistered custom loss: reuse the objects themselves
-        args = model._get_compile_args()
-        opt = args["optimizer"]
-        args["optimizer"] = opt.__class__.from_config(opt.get_config())
-        return {key: value for key, value in args.items() if value is not None}

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from tf_green._engine import models
 from tf_green._keras import keras
 
 
@@ -54,20 +55,17 @@ def has_qat_wrappers(model: keras.Model) -> bool:
 def strip_pruning(model: keras.Model) -> keras.Model:
     """Return ``model`` without pruning wrappers (a new model), or ``model`` if it has none.
 
-    The stripped model shares its inner layers (and so their weights) with ``model``, as
-    TFMOT's ``strip_pruning`` does; callers only read it.
+    The one mask-applying strip, :func:`tf_green._engine.models.strip_pruning`.
 
     Args:
         model: A tf_keras model.
 
     Returns:
-        A model whose pruned layers are the plain Keras layers with their masked weights.
+        An independent model whose pruned layers are plain Keras layers, masks applied.
     """
     if not has_pruning_wrappers(model):
         return model
-    import tensorflow_model_optimization as tfmot
-
-    return tfmot.sparsity.keras.strip_pruning(model)
+    return models.strip_pruning(model)
 
 
 def kernel_sparsity(model: keras.Model) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._engine.models import strip_pruning
 from tf_green._input_checks import check_finite
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.quantization import _calibrate, _data, _tflite_converter, _trace, _wrappers
@@ -122,7 +123,7 @@ def to_tflite(
         >>> TFLiteModel(content).precision
         'int8'
     """
-    model = require_tf_keras_model(model)
+    model = require_tf_keras_model(model, call="tg.to_tflite")
     quantization = _check_quantization(quantization)
     if int8_io and quantization != "int8":
         raise ValueError(
@@ -144,7 +145,8 @@ def to_tflite(
     calibrate = quantization == "int8" and not qat_model
     if calibrate and representative_data is None:
         raise ValueError(_NO_REPRESENTATIVE_DATA)
-    model = _wrappers.strip_pruning(model)
+    if _wrappers.has_pruning_wrappers(model):
+        model = strip_pruning(model)  # the masks applied: TFMOT's strip keeps raw weights
     structure = _trace.signature(model, representative_data)
     specs = _trace.flat_specs(structure)
     arrays = None

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tf_green._engine.models import compile_like, is_compiled, is_graph_model, strip_pruning
 from tf_green._input_checks import (
     StopOnNonFiniteLoss,
     batch_if_unbatched,
@@ -83,8 +84,8 @@ def qat(
         >>> qat(model, preserve_sparsity=True).optimizer is not model.optimizer
         True
     """
-    model = require_tf_keras_model(model)
-    if not isinstance(model, keras.Sequential) and not getattr(model, "_is_graph_network", False):
+    model = require_tf_keras_model(model, call="tg.quantization.qat")
+    if not is_graph_model(model):
         raise TypeError(
             f"`model` is a subclassed model ({type(model).__name__}); TFMOT quantization-aware "
             "training needs a Sequential or functional model. Rebuild it functionally, or use "
@@ -98,10 +99,10 @@ def qat(
         )
     if _wrappers.has_qat_wrappers(model):
         raise ValueError("`model` is already prepared for quantization-aware training.")
-    source = _wrappers.strip_pruning(model)
+    source = strip_pruning(model) if _wrappers.has_pruning_wrappers(model) else model
     quantized = _quantize_model(source, preserve_sparsity)
-    if getattr(model, "_is_compiled", False):
-        _compile_like(quantized, model)
+    if is_compiled(model):
+        compile_like(quantized, model)
     return quantized
 
 
@@ -137,38 +138,6 @@ def _explain(error: Exception) -> str:
     )
 
 
-def _compile_like(
-    model: keras.Model,
-    source: keras.Model,
-    *,
-    optimizer: Any = None,
-    loss: Any = None,
-    metrics: Any = None,
-) -> None:
-    """Compile ``model`` with ``source``'s settings (fresh optimizer and metric objects)."""
-    args = source._get_compile_args() if getattr(source, "_is_compiled", False) else {}
-    if optimizer is None and args.get("optimizer") is not None:
-        optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(args["optimizer"]))
-    if loss is None:
-        loss = args.get("loss")
-    if metrics is None:
-        metrics = [_fresh_metric(m) for m in args.get("metrics") or []]
-    weighted = [_fresh_metric(m) for m in args.get("weighted_metrics") or []]
-    model.compile(
-        optimizer=optimizer or "adam",
-        loss=loss,
-        metrics=metrics or None,
-        weighted_metrics=weighted or None,
-        loss_weights=args.get("loss_weights"),
-    )
-
-
-def _fresh_metric(metric: Any) -> Any:
-    if isinstance(metric, keras.metrics.Metric):
-        return metric.__class__.from_config(metric.get_config())
-    return metric
-
-
 def quantize(
     model: keras.Model,
     x: Any,
@@ -197,6 +166,7 @@ def quantize(
         validation_data: Passed to ``fit``.
         callbacks: Passed to ``fit``.
         optimizer: Optimizer for fine-tuning; default: a fresh copy of ``model``'s.
+            Required if ``model`` is not compiled.
         loss: Loss; default: ``model``'s. Required if ``model`` is not compiled.
         metrics: Metrics; default: ``model``'s.
         verbose: ``fit`` verbosity.
@@ -223,7 +193,7 @@ def quantize(
         >>> quantize(model, x, y, epochs=1).count_params() > model.count_params()
         True
     """
-    model = require_tf_keras_model(model)
+    model = require_tf_keras_model(model, call="tg.quantize")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")
     if _data.is_dataset(x):
@@ -231,10 +201,11 @@ def quantize(
             raise ValueError("`y` must be None when `x` is a tf.data.Dataset (it yields y).")
     elif y is None:
         raise ValueError("`y` is missing: pass targets for array `x`, or a dataset of (x, y).")
-    if loss is None and not getattr(model, "_is_compiled", False):
+    if not is_compiled(model) and (loss is None or optimizer is None):
+        missing = "loss" if loss is None else "optimizer"
         raise ValueError(
-            "`model` is not compiled, so there is no loss to fine-tune with: compile it, or "
-            "pass loss=... (and optionally optimizer=..., metrics=...)."
+            f"`model` is not compiled, so there is no {missing} to fine-tune with: compile it, "
+            "or pass loss=... and optimizer=... (and optionally metrics=...)."
         )
     x, y, validation_data = _check_data(model, x, y, validation_data, loss, batch_size or 32)
     if preserve_sparsity is None:
@@ -243,7 +214,7 @@ def quantize(
             or _max_kernel_sparsity(model) >= _SPARSE_KERNEL_FRACTION
         )
     wrapped = qat(model, preserve_sparsity=bool(preserve_sparsity))
-    _compile_like(wrapped, model, optimizer=optimizer, loss=loss, metrics=metrics)
+    compile_like(wrapped, model, optimizer=optimizer, loss=loss, metrics=metrics)
     with data_errors():
         wrapped.fit(
             x,
