@@ -140,3 +140,19 @@ def test_dataset_input_and_uncompiled_model_with_optimizer(k3_digits):
         verbose=0,
     )
     assert kernel_sparsity(pruned.get_layer("conv2").kernel) == pytest.approx(0.8, abs=0.002)
+
+
+def test_nan_data_and_nan_loss_are_errors(k3_trained_cnn, k3_digits):
+    from tf_green._engine.checks import NonFiniteLossError
+
+    (x, y), _ = k3_digits
+    bad = x.copy()
+    bad[3, 2, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"`x`.*nan.*\(3, 2, 1, 0\)"):
+        keras3.prune(k3_trained_cnn, bad, y, epochs=2, verbose=0)
+
+    def nan_loss(y_true, y_pred):
+        return keras.ops.log(-keras.ops.abs(y_pred) - 1.0)
+
+    with pytest.raises(NonFiniteLossError, match="loss became nan in epoch 1"):
+        keras3.prune(k3_trained_cnn, x, y, epochs=2, loss=nan_loss, verbose=0)

@@ -34,6 +34,7 @@ from typing import Any
 
 import keras
 
+from tf_green._engine.checks import NonFiniteLossError
 from tf_green.pruning.keras3.engine import get_state, track_masks, update_masks
 
 __all__ = ["SparsityLogger", "StopOnNonFiniteLoss", "UpdatePruningStep", "callbacks"]
@@ -104,10 +105,11 @@ class SparsityLogger(keras.callbacks.Callback):
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raise a ``ValueError`` at the end of an epoch whose loss is NaN or inf.
+    """Raise :class:`NonFiniteLossError` at the end of an epoch whose loss is NaN or inf.
 
-    Checked per epoch (not per batch), so ``fit`` keeps dispatching batches without
-    waiting on each loss.
+    The Keras 3 engine's counterpart of the tf_keras one; checked per epoch (a NaN batch
+    loss makes the epoch's mean loss NaN), so ``fit`` keeps dispatching batches
+    asynchronously instead of waiting on every loss.
 
     Example:
         >>> StopOnNonFiniteLoss().on_epoch_end(0, {"loss": 0.5})
@@ -117,9 +119,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         """Raise if the epoch's loss is not finite."""
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise ValueError(
-                f"the training loss became {float(loss)} in epoch {epoch + 1}; no model is "
-                "returned. Lower the learning rate, check the data and labels, or prune less."
+            raise NonFiniteLossError(
+                f"loss became {float(loss)} in epoch {epoch + 1}; check x/y for NaN/inf "
+                "values, or lower the learning rate (pass a smaller optimizer=...). No model "
+                "is returned."
             )
 
 

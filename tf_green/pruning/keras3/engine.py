@@ -37,6 +37,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tf_green._engine import require_keras3_backend
 from tf_green.pruning.keras3.masks import magnitude_mask, mn_mask
 from tf_green.pruning.schedule_math import PruningSchedule
 
@@ -68,14 +69,7 @@ def require_backend() -> str:
         >>> require_backend() in SUPPORTED_BACKENDS
         True
     """
-    backend = keras.backend.backend()
-    if backend not in SUPPORTED_BACKENDS:
-        raise ValueError(
-            f"Keras 3's backend is {backend!r}, but tf_green prunes Keras 3 models on the "
-            "'tensorflow' and 'jax' backends only. Set KERAS_BACKEND=tensorflow (or jax) "
-            "before importing keras."
-        )
-    return backend
+    return require_keras3_backend()
 
 
 class MaskConstraint(keras.constraints.Constraint):

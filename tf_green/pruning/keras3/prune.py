@@ -15,7 +15,8 @@ from typing import Any
 import keras
 import pandas as pd
 
-from tf_green.pruning.keras3._data import fit_data, validation
+from tf_green._engine.checks import data_errors
+from tf_green._engine.fit_data import check_fit_data, check_validation_data
 from tf_green.pruning.keras3._models import check_model
 from tf_green.pruning.keras3.callbacks import StopOnNonFiniteLoss
 from tf_green.pruning.keras3.callbacks import callbacks as pruning_callbacks
@@ -88,8 +89,10 @@ def prune(
 
     Args:
         model: A trained, built Keras 3 model.
-        x: Training inputs (arrays, with ``y``) or a batched ``tf.data.Dataset`` of
-            ``(x, y)``. NaN/inf in arrays are refused before training.
+        x: Training inputs (arrays, with ``y``) or a ``tf.data.Dataset`` of ``(x, y)``
+            batches (a dataset of single samples is batched with ``batch_size``). NaN/inf
+            values are refused: arrays before anything trains, a dataset at the batch that
+            holds them (checked by :mod:`tf_green._engine.fit_data`).
         y: Training targets for array ``x``; None for a dataset.
         target_sparsity: Fraction of each selected weight tensor set to zero, in [0, 1).
         initial_sparsity: Sparsity at the first mask update for ``"polynomial"``.
@@ -124,8 +127,10 @@ def prune(
         TypeError: For a non-Keras-3 model or arguments of the wrong type.
         ValueError: For an unsupported Keras backend, a sparsity outside [0, 1), a bad
             ``structure``, a ``layers`` that selects nothing or a layer that cannot be
-            pruned, empty or non-finite data, too few epochs to reach the target, an
-            uncompiled model without ``optimizer``/``loss``, or a loss that becomes NaN.
+            pruned, empty or non-finite data, labels the loss cannot take, too few epochs to
+            reach the target, or an uncompiled model without ``optimizer``/``loss``.
+            :class:`tf_green._engine.checks.NonFiniteLossError` (a ValueError) if the loss
+            becomes NaN or inf while training; no model is returned then.
 
     Example:
         >>> pruned = prune(model, x, y, target_sparsity=0.8, epochs=3,
@@ -144,8 +149,13 @@ def prune(
             "checkpoint_dir=None (or use keras.callbacks.BackupAndRestore in your own fit "
             "of a model from tf_green.pruning.wrap)."
         )
-    data = fit_data(x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch)
-    validation_data = validation(validation_data)
+    train_loss = loss if loss is not None else getattr(model, "loss", None)
+    data = check_fit_data(
+        x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, model=model, loss=train_loss
+    )
+    validation_data = check_validation_data(
+        validation_data, model=model, loss=train_loss, batch_size=batch_size
+    )
     extra = list(callbacks or [])
     if not all(isinstance(cb, keras.callbacks.Callback) for cb in extra):
         raise TypeError("`callbacks` must be a list of Keras 3 keras.callbacks.Callback.")
@@ -184,16 +194,17 @@ def prune(
         metrics=metrics,
         required=True,
     )
-    history = wrapped.fit(
-        data.x,
-        data.y,
-        batch_size=batch_size if data.num_samples is not None else None,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=[StopOnNonFiniteLoss(), *pruning_callbacks(), *extra],
-        verbose=verbose,
-    )
+    with data_errors():
+        history = wrapped.fit(
+            data.x,
+            data.y,
+            batch_size=batch_size if data.num_samples is not None else None,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            callbacks=[StopOnNonFiniteLoss(), *pruning_callbacks(), *extra],
+            verbose=verbose,
+        )
     result = strip(wrapped)
     logs = PruningHistory({k: list(v) for k, v in history.history.items()})
     object.__setattr__(result, "pruning_history", logs)  # not a tracked Keras attribute
