@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -76,8 +77,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name on first access (PEP 562) and keep it."""
+    """Import a public name (or a submodule, as ``tf_green.loading``) on first access (PEP 562)."""
     if name not in _LAZY:
+        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'tf_green' has no attribute {name!r}")
     module_name, attribute = _LAZY[name]
     module = importlib.import_module(module_name)

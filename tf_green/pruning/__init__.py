@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -60,6 +61,9 @@ _TF_KERAS = {
 }
 # The Keras 3 engine: the same names, in this package.
 _KERAS3 = "tf_green.pruning.keras3"
+
+# Submodules that import no tf_keras/TFMOT (the others load the tf_keras engine first).
+_ENGINE_NEUTRAL = ("keras3", "schedule_math")
 
 # tf_keras-only names, loaded on first access (PEP 562).
 _LAZY = {
@@ -278,8 +282,12 @@ def callbacks(log_dir: Any = None, *, model: Any = None) -> list[Any]:
 
 
 def __getattr__(name: str) -> Any:
-    """Load a tf_keras-only name on first access (PEP 562)."""
+    """Load a tf_keras-only name (or a submodule) on first access (PEP 562)."""
     if name not in _LAZY:
+        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+            if name not in _ENGINE_NEUTRAL:
+                tf_keras_engine()
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'tf_green.pruning' has no attribute {name!r}")
     tf_keras_engine()
     value = getattr(importlib.import_module(_LAZY[name]), name)
