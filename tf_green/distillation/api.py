@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._engine.models import copy_model
 from tf_green._input_checks import (
     StopOnNonFiniteLoss,
     batch_if_unbatched,
@@ -34,9 +35,8 @@ __all__ = ["distill"]
 
 def _clone(student: keras.Model) -> keras.Model:
     try:
-        clone = keras.models.clone_model(student)
-        clone.set_weights(student.get_weights())
-        if not getattr(clone, "_is_graph_network", False):
+        clone = copy_model(student)
+        if not getattr(clone, "_is_graph_network", False):  # subclassed, or not built
             raise TypeError("not a functional or Sequential model")
     except (ValueError, TypeError, NotImplementedError) as error:
         raise TypeError(
