@@ -3,7 +3,7 @@
 A magnitude mask keeps the ``k`` largest absolute values of a tensor, with TFMOT's count
 ``k = max(round(size * (1 - sparsity)), 1)`` (float32, round half to even), and zeros the
 rest. Unlike TFMOT's threshold (``|w| >= t``, which keeps every tie), exactly ``k`` entries
-are kept (ties broken by position), so the sparsity is exactly ``1 - k / size``.
+are kept (ties broken deterministically), so the sparsity is exactly ``1 - k / size``.
 
 An m:n mask zeros the ``m`` smallest of every ``n`` consecutive weights along the input
 axis (``shape[-2]``) of a rank-2 (``(in, out)``) or rank-4 (``(h, w, in, out)``) kernel:
@@ -59,8 +59,10 @@ def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
     flat = np.abs(weights).reshape(-1)
     keep = kept_count(flat.size, sparsity)
     mask = np.zeros(flat.size, dtype=weights.dtype)
-    # Stable sort of -|w|: the largest first, ties in position order.
-    mask[np.argsort(-flat, kind="stable")[:keep]] = 1
+    if keep == flat.size:
+        mask[:] = 1
+    else:  # O(n) selection of the `keep` largest magnitudes (ties: any, deterministically)
+        mask[np.argpartition(-flat, keep - 1)[:keep]] = 1
     return mask.reshape(weights.shape)
 
 
