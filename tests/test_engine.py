@@ -294,8 +294,7 @@ def test_tf_keras_user_keeps_tf_keras_classes_registered_and_tf_keras_unchanged(
     assert _run(script, {"TF_USE_LEGACY_KERAS": "1"}).split()[:2] == ["1", "tf_keras.api._v2.keras"]
 
 
-@pytest.mark.slow
-def test_acceptance_keras3_user_prunes_without_tf_keras():
+def test_acceptance_keras3_user_prunes_without_tf_keras():  # about 10 s, in a child
     out = _run(
         """
         import os, sys
