@@ -71,4 +71,15 @@ result["report"] = (
     .round(3)
     .tolist()
 )
+# DataParallel over two host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2).
+data_parallel = keras.distribution.DataParallel()
+wrapped = keras3.wrap(
+    model, ConstantSparsity(0.6, begin_step=1, end_step=1, frequency=1), strategy=data_parallel
+)
+with data_parallel.scope():
+    wrapped.fit(x, y, epochs=1, batch_size=32, callbacks=keras3.callbacks(), verbose=0)
+result["devices"] = len(wrapped.head.kernel.value.sharding.device_set)
+result["data_parallel"] = [zeros(e.variable) for e in get_state(wrapped).entries]
+pruned = keras3.prune(model, x, y, target_sparsity=0.5, epochs=2, strategy=data_parallel, verbose=0)
+result["data_parallel_prune"] = zeros(pruned.head.kernel)
 json.dump(result, sys.stdout)

@@ -14,9 +14,14 @@ SCRIPT = Path(__file__).with_name("k3_jax_script.py")
 
 
 @pytest.mark.slow
-def test_prune_and_exact_zeros_on_jax():
+def test_prune_exact_zeros_and_data_parallel_on_jax():
     pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
     env.pop("TF_USE_LEGACY_KERAS", None)
     done = subprocess.run(
         [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120
@@ -30,6 +35,9 @@ def test_prune_and_exact_zeros_on_jax():
     assert result["exact_zeros"] == [True, True, True]
     assert result["step"] == 16
     assert result["report"] == pytest.approx([0.7, 0.7, 0.7], abs=0.02)
+    assert result["devices"] == 2  # trained replicated on two host devices
+    assert result["data_parallel"] == pytest.approx([0.6, 0.6, 0.6], abs=0.02)
+    assert result["data_parallel_prune"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_unsupported_backend_is_named(monkeypatch):

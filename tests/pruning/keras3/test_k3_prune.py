@@ -156,3 +156,18 @@ def test_nan_data_and_nan_loss_are_errors(k3_trained_cnn, k3_digits):
 
     with pytest.raises(NonFiniteLossError, match="loss became nan in epoch 1"):
         keras3.prune(k3_trained_cnn, x, y, epochs=2, loss=nan_loss, verbose=0)
+
+
+def test_mirrored_strategy_on_tensorflow(k3_trained_cnn, k3_digits):
+    import tensorflow as tf
+
+    (x, y), _ = k3_digits
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    pruned = keras3.prune(
+        k3_trained_cnn, x, y, target_sparsity=0.8, epochs=2, strategy=strategy, verbose=0
+    )
+    assert pruned.distribute_strategy is strategy
+    for name in KERNELS:
+        assert kernel_sparsity(pruned.get_layer(name).kernel) == pytest.approx(0.8, abs=0.01)
+    with pytest.raises(TypeError, match=r"tf\.distribute\.Strategy"):
+        keras3.wrap(k3_trained_cnn, strategy="mirrored")

@@ -29,7 +29,7 @@ from tf_green.pruning.keras3.schedules import (
 )
 from tf_green.pruning.keras3.selection import LayerSelector, select_weights
 from tf_green.pruning.keras3.strip import strip
-from tf_green.pruning.keras3.wrap import prepare
+from tf_green.pruning.keras3.wrap import prepare, strategy_scope
 from tf_green.pruning.schedule_math import check_sparsity, parse_structure
 
 __all__ = ["PruningHistory", "prune"]
@@ -116,7 +116,10 @@ def prune(
         callbacks: Extra Keras 3 callbacks, run after the pruning ones.
         checkpoint_dir: Not supported yet on Keras 3 (a ``ValueError`` says so).
         verbose: Passed to ``fit``.
-        strategy: A ``tf.distribute`` strategy to build and train in (TensorFlow backend).
+        strategy: Where to build and train: a ``tf.distribute`` strategy on the
+            TensorFlow backend (e.g. ``MirroredStrategy()``), a
+            ``keras.distribution.DataParallel()`` (or ``ModelParallel``) on JAX, or None
+            for the current one.
         steps_per_epoch: Batches per epoch, needed for an infinite dataset.
 
     Returns:
@@ -194,7 +197,7 @@ def prune(
         metrics=metrics,
         required=True,
     )
-    with data_errors():
+    with data_errors(), strategy_scope(strategy):
         history = wrapped.fit(
             data.x,
             data.y,

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from tf_green.pruning.keras3._models import check_model, compile_like, copy_model
@@ -29,7 +30,8 @@ def strip(model: Any) -> Any:
             Keras 3 model: then a plain copy).
 
     Returns:
-        The copy, compiled like ``model`` (a fresh optimizer) if ``model`` was compiled.
+        The copy, compiled like ``model`` (a fresh optimizer) if ``model`` was compiled,
+        built in ``model``'s ``tf.distribute`` strategy on the TensorFlow backend.
 
     Raises:
         TypeError: If ``model`` is not a Keras 3 model.
@@ -44,8 +46,10 @@ def strip(model: Any) -> Any:
     masked = masked_values(model)
     pairs = zip(model.weights, model.get_weights(), strict=True)
     values = [masked.get(id(v), value) for v, value in pairs]
-    result = copy_model(model)
-    result.set_weights(values)
-    if compile_like(result, model):
-        result.optimizer.build(result.trainable_variables)  # saves and loads as built
+    strategy = getattr(model, "distribute_strategy", None)  # TensorFlow backend only
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        result = copy_model(model)
+        result.set_weights(values)
+        if compile_like(result, model):
+            result.optimizer.build(result.trainable_variables)  # saves and loads as built
     return result

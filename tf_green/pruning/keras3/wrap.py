@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import keras
+
 from tf_green.pruning.keras3._models import check_model, compile_like, copy_model
 from tf_green.pruning.keras3.engine import attach, get_state, require_backend
 from tf_green.pruning.keras3.schedules import with_target
@@ -23,7 +25,10 @@ from tf_green.pruning.keras3.selection import (
 )
 from tf_green.pruning.schedule_math import ConstantSparsity, as_schedule, parse_structure
 
-__all__ = ["prepare", "wrap"]
+__all__ = ["prepare", "strategy_scope", "wrap"]
+
+# keras.distribution exports the concrete classes only (their base class is private).
+_DISTRIBUTIONS = (keras.distribution.DataParallel, keras.distribution.ModelParallel)
 
 
 def wrap(
@@ -50,8 +55,10 @@ def wrap(
         layers: Which layers to prune (see :func:`select_weights`): None for all
             prunable, names/classes/``"layer/weight"`` names, a regex, a callable, or
             ``{name: sparsity}`` for per-layer targets.
-        strategy: A ``tf.distribute`` strategy to build the copy in (TensorFlow backend),
-            or None for the current one.
+        strategy: Where to build the copy: a ``tf.distribute`` strategy on the TensorFlow
+            backend (e.g. ``MirroredStrategy()``; ``fit`` then trains under it), a
+            ``keras.distribution`` ``DataParallel``/``ModelParallel`` on JAX (call your
+            ``fit`` inside ``strategy.scope()`` too), or None for the current one.
 
     Returns:
         The copy, compiled like ``model`` (a fresh optimizer) if ``model`` was compiled.
@@ -112,8 +119,7 @@ def prepare(
             f"model {model.name!r} already has pruning masks. Strip them first with "
             "tf_green.pruning.strip(model), or train it with tf_green.pruning.callbacks()."
         )
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
+    with strategy_scope(strategy):
         copy = copy_model(model)
         compile_like(
             copy, model, optimizer=optimizer, loss=loss, metrics=metrics, required=required
@@ -126,3 +132,41 @@ def prepare(
             mapped.append(Selected(chosen.name, owner[id(weights[0])], weights, chosen.target))
         attach(copy, mapped, schedules, m_by_n)
     return copy
+
+
+def strategy_scope(strategy: Any) -> Any:
+    """The context to build and train in for ``strategy=`` on the current backend.
+
+    Args:
+        strategy: None; a ``tf.distribute.Strategy`` (TensorFlow backend); or a
+            ``keras.distribution.DataParallel``/``ModelParallel`` (JAX backend).
+
+    Returns:
+        A context manager.
+
+    Raises:
+        TypeError: For another object, or a strategy of the other backend.
+
+    Example:
+        >>> with strategy_scope(None):
+        ...     pass
+    """
+    if strategy is None:
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    tf_strategy = type(strategy).__module__.startswith("tensorflow") and hasattr(
+        strategy, "num_replicas_in_sync"
+    )
+    if backend == "tensorflow" and tf_strategy:
+        return strategy.scope()
+    if backend == "jax" and isinstance(strategy, _DISTRIBUTIONS):
+        return strategy.scope()
+    wanted = (
+        "a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy())"
+        if backend == "tensorflow"
+        else "a keras.distribution.DataParallel() (or ModelParallel)"
+    )
+    raise TypeError(
+        f"`strategy` must be {wanted} on Keras 3's {backend!r} backend, or None; got "
+        f"{type(strategy).__name__}."
+    )
