@@ -20,6 +20,7 @@ from tf_green._engine.fit_data import check_fit_data, check_validation_data
 from tf_green.pruning.keras3._models import check_model
 from tf_green.pruning.keras3.callbacks import StopOnNonFiniteLoss
 from tf_green.pruning.keras3.callbacks import callbacks as pruning_callbacks
+from tf_green.pruning.keras3.checkpoint import PruningCheckpoint
 from tf_green.pruning.keras3.engine import require_backend
 from tf_green.pruning.keras3.schedules import (
     check_reaches_target,
@@ -114,7 +115,10 @@ def prune(
         loss: Loss; defaults to ``model``'s.
         metrics: Metrics; default to ``model``'s.
         callbacks: Extra Keras 3 callbacks, run after the pruning ones.
-        checkpoint_dir: Not supported yet on Keras 3 (a ``ValueError`` says so).
+        checkpoint_dir: If given, back up after every epoch there (weights, optimizer,
+            masks, pruning step: :mod:`tf_green.pruning.keras3.checkpoint`); calling
+            ``prune`` again with the same arguments and folder after an interruption
+            resumes at the saved epoch and pruning step.
         verbose: Passed to ``fit``.
         strategy: Where to build and train: a ``tf.distribute`` strategy on the
             TensorFlow backend (e.g. ``MirroredStrategy()``), a
@@ -146,12 +150,6 @@ def prune(
     target_sparsity = check_sparsity(target_sparsity, "target_sparsity")
     initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity")
     m_by_n = parse_structure(structure)
-    if checkpoint_dir is not None:
-        raise ValueError(
-            "`checkpoint_dir` is not supported yet for Keras 3 models; pass "
-            "checkpoint_dir=None (or use keras.callbacks.BackupAndRestore in your own fit "
-            "of a model from tf_green.pruning.wrap)."
-        )
     train_loss = loss if loss is not None else getattr(model, "loss", None)
     data = check_fit_data(
         x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, model=model, loss=train_loss
@@ -197,18 +195,37 @@ def prune(
         metrics=metrics,
         required=True,
     )
+    fit_callbacks = [StopOnNonFiniteLoss(), *pruning_callbacks()]
+    initial_epoch, run = 0, None
+    if checkpoint_dir is not None:
+        settings = {
+            "model": model.name,
+            "params": model.count_params(),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "steps_per_epoch": data.steps_per_epoch,
+            "structure": m_by_n,
+            "schedules": {name: s.get_config() for name, s in schedules.items()},
+        }
+        run = PruningCheckpoint(checkpoint_dir, settings)
+        initial_epoch = run.start(wrapped)
+        fit_callbacks += run.callbacks()
     with data_errors(), strategy_scope(strategy):
         history = wrapped.fit(
             data.x,
             data.y,
             batch_size=batch_size if data.num_samples is not None else None,
             epochs=epochs,
+            initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
             validation_data=validation_data,
-            callbacks=[StopOnNonFiniteLoss(), *pruning_callbacks(), *extra],
+            callbacks=[*fit_callbacks, *extra],
             verbose=verbose,
         )
     result = strip(wrapped)
-    logs = PruningHistory({k: list(v) for k, v in history.history.items()})
+    if run is not None:
+        run.finish()
+    logs = run.history() if run is not None else history.history
+    logs = PruningHistory({k: list(v) for k, v in logs.items()})
     object.__setattr__(result, "pruning_history", logs)  # not a tracked Keras attribute
     return result
