@@ -4,6 +4,7 @@ The same calls as the tf_keras engine, for any Keras 3 model (Sequential, functi
 subclassed, with layers nested inside layers), without TFMOT:
 
 * :func:`prune`: copy, mask, fine-tune with a schedule, strip; returns a compiled model.
+* :func:`iterative`: prune -> fine-tune -> evaluate at rising sparsities within a budget.
 * :func:`wrap` / :func:`callbacks` / :func:`strip`: the same pieces for your own ``fit``
   or ``GradientTape`` loop (see :mod:`tf_green.pruning.keras3.callbacks`).
 * :func:`sparsity_report`: zeros per weight tensor, m:n pattern check, a total row.
@@ -26,16 +27,19 @@ Example:
 """
 
 from tf_green.pruning.keras3.callbacks import SparsityLogger, UpdatePruningStep, callbacks
+from tf_green.pruning.keras3.iterative import IterativeResult, iterative
 from tf_green.pruning.keras3.prune import PruningHistory, prune
 from tf_green.pruning.keras3.report import sparsity_report
 from tf_green.pruning.keras3.strip import strip
 from tf_green.pruning.keras3.wrap import wrap
 
 __all__ = [
+    "IterativeResult",
     "PruningHistory",
     "SparsityLogger",
     "UpdatePruningStep",
     "callbacks",
+    "iterative",
     "prune",
     "sparsity_report",
     "strip",
