@@ -21,6 +21,9 @@ the ``pruning`` section of benchmarks/RESULTS.md:
 Usage:
     .venv/bin/python benchmarks/pruning.py           # full run (~5-8 min), writes RESULTS.md
     .venv/bin/python benchmarks/pruning.py --quick   # smoke run (~1 min), prints only
+
+The Keras 3 engine (``tf_green.pruning.keras3``, TensorFlow and JAX backends) is measured
+beside this TFMOT path by benchmarks/pruning_keras3.py (sections ``pruning-keras3-*``).
 """
 
 from __future__ import annotations
