@@ -1,0 +1,21 @@
+"""Structured pruning for Keras 3 models: whole channels and units removed, a smaller model.
+
+``shrink(model, ratio)`` finds the channel groups of a Sequential or functional model
+(:mod:`.graph`), ranks each group's channels (:mod:`.importance`), rebuilds a smaller model
+with the kept slices of every weight (:mod:`.rebuild`) and reports the change per layer
+(:mod:`.report`). Unlike ``tg.prune`` (masks), the result really does less arithmetic.
+
+Example:
+    >>> import keras
+    >>> from tf_green.pruning.structured import shrink
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3),
+    ...                           keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> small, report = shrink(model, ratio=0.5)
+    >>> small.layers[0].filters
+    4
+"""
+
+from tf_green.pruning.structured.graph import ChannelGraph, Group, analyse
+from tf_green.pruning.structured.shrink import shrink
+
+__all__ = ["ChannelGraph", "Group", "analyse", "shrink"]

@@ -1,0 +1,132 @@
+"""How much each channel of a group matters, and which channels each group keeps.
+
+Criteria (per channel of a group, summed over every layer of the group):
+
+* ``"l1"`` (default): the L1 norm of each producer's output filter (Conv, Dense,
+  SeparableConv pointwise kernel).
+* ``"l2"``: the L2 norm of those filters.
+* ``"bn"``: ``|gamma|`` of the BatchNormalization layers on the group's channels (network
+  slimming); a group without a BatchNormalization is an error naming its producer.
+
+Example:
+    >>> import keras
+    >>> from tf_green.pruning.structured.graph import analyse
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+    ...                           keras.layers.Dense(2)])
+    >>> graph = analyse(model)
+    >>> channel_scores(graph, graph.groups[0], "l1").shape
+    (4,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from tf_green.pruning.structured.graph import ChannelGraph, Group
+
+__all__ = ["CRITERIA", "channel_scores", "keep_indices"]
+
+CRITERIA = ("l1", "l2", "bn")
+
+
+def _filters(layer: Any) -> np.ndarray:
+    """A producer's output filters as rows: ``(out_channels, everything else)``."""
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        kernel = keras.ops.convert_to_numpy(layer.pointwise_kernel)
+    else:
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+    return np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1)
+
+
+def _segments(graph: ChannelGraph, group: Group, layer_name: str) -> list[tuple[int, int]]:
+    """``(offset, size)`` of the group's segments in a layer's output layout (one tile)."""
+    found, offset = [], 0
+    for atom, size in graph.outputs[layer_name].segments:
+        if graph.find(atom) == group.root:
+            found.append((offset, size))
+        offset += size
+    return found
+
+
+def channel_scores(graph: ChannelGraph, group: Group, criterion: str = "l1") -> np.ndarray:
+    """The importance of each channel of ``group`` (higher is kept first).
+
+    Args:
+        graph: The analysed model.
+        group: One of ``graph.groups``.
+        criterion: ``"l1"``, ``"l2"`` or ``"bn"``.
+
+    Returns:
+        A float64 array of ``group.size`` scores.
+
+    Raises:
+        ValueError: For an unknown ``criterion``, or ``"bn"`` on a group without
+            BatchNormalization (naming its producer).
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3),
+        ...                           keras.layers.Dense(1)])
+        >>> graph = analyse(model)
+        >>> bool((channel_scores(graph, graph.groups[0], "l2") >= 0).all())
+        True
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
+    scores = np.zeros(group.size)
+    if criterion in ("l1", "l2"):
+        for layer in group.producers:
+            rows = _filters(layer).astype(np.float64)
+            scores += np.abs(rows).sum(1) if criterion == "l1" else np.sqrt((rows**2).sum(1))
+        return scores
+    found = False
+    for layer in graph.model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization) or not layer.scale:
+            continue
+        gamma = np.abs(keras.ops.convert_to_numpy(layer.gamma).astype(np.float64))
+        layout = graph.outputs.get(layer.name)
+        if layout is None:
+            continue
+        tiles = gamma.reshape(layout.repeat, layout.width).sum(0)
+        for offset, size in _segments(graph, group, layer.name):
+            scores += tiles[offset : offset + size]
+            found = True
+    if not found:
+        raise ValueError(
+            f"criterion='bn' needs a BatchNormalization (with scale=True) on the channels of "
+            f"layer {group.producers[0].name!r}, and there is none; use criterion='l1' or "
+            f"'l2', or exclude that layer."
+        )
+    return scores
+
+
+def keep_indices(scores: np.ndarray, ratio: float) -> np.ndarray:
+    """The sorted indices of the channels kept when ``ratio`` of them are removed.
+
+    ``floor(ratio * n)`` channels with the lowest scores go (ties: the later index goes);
+    at least one channel always stays because ``ratio < 1``.
+
+    Args:
+        scores: One score per channel.
+        ratio: The fraction to remove, in ``[0, 1)``.
+
+    Returns:
+        Sorted int64 indices of the kept channels.
+
+    Raises:
+        ValueError: If ``ratio`` would remove every channel.
+
+    Example:
+        >>> keep_indices(np.array([3.0, 1.0, 2.0, 0.5]), 0.5).tolist()
+        [0, 2]
+    """
+    n = len(scores)
+    remove = int(np.floor(ratio * n + 1e-9))
+    if remove >= n:
+        raise ValueError(f"a ratio of {ratio} would remove all {n} channels; use a ratio < 1.")
+    order = np.argsort(-scores, kind="stable")
+    return np.sort(order[: n - remove]).astype(np.int64)
