@@ -1,7 +1,9 @@
 """Run by test_k3_jax.py with KERAS_BACKEND=jax: prune, wrap+fit, check exact zeros; print JSON."""
 
+import contextlib
 import json
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -82,4 +84,29 @@ result["devices"] = len(wrapped.head.kernel.value.sharding.device_set)
 result["data_parallel"] = [zeros(e.variable) for e in get_state(wrapped).entries]
 pruned = keras3.prune(model, x, y, target_sparsity=0.5, epochs=2, strategy=data_parallel, verbose=0)
 result["data_parallel_prune"] = zeros(pruned.head.kernel)
+
+
+# checkpoint_dir: crash after epoch 0, resume at epoch 1 with the saved pruning step.
+class Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise RuntimeError("simulated crash")
+
+
+folder = tempfile.mkdtemp()
+with contextlib.suppress(RuntimeError):
+    keras3.prune(model, x, y, epochs=2, checkpoint_dir=folder, callbacks=[Crash()], verbose=0)
+seen = []
+resumed = keras3.prune(
+    model,
+    x,
+    y,
+    epochs=2,
+    checkpoint_dir=folder,
+    callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))],
+    verbose=0,
+)
+result["resumed_epochs"] = seen
+result["resumed_steps"] = resumed.pruning_history["pruning_step"]
+result["resumed_head"] = zeros(resumed.head.kernel)
 json.dump(result, sys.stdout)

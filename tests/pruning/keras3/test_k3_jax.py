@@ -14,7 +14,7 @@ SCRIPT = Path(__file__).with_name("k3_jax_script.py")
 
 
 @pytest.mark.slow
-def test_prune_exact_zeros_and_data_parallel_on_jax():
+def test_prune_exact_zeros_data_parallel_and_resume_on_jax():
     pytest.importorskip("jax")
     env = {
         **os.environ,
@@ -38,6 +38,9 @@ def test_prune_exact_zeros_and_data_parallel_on_jax():
     assert result["devices"] == 2  # trained replicated on two host devices
     assert result["data_parallel"] == pytest.approx([0.6, 0.6, 0.6], abs=0.02)
     assert result["data_parallel_prune"] == pytest.approx(0.5, abs=0.01)
+    assert result["resumed_epochs"] == [1]  # checkpoint_dir resume
+    assert result["resumed_steps"] == [8, 16]
+    assert result["resumed_head"] == pytest.approx(0.8, abs=0.01)
 
 
 def test_unsupported_backend_is_named(monkeypatch):
