@@ -67,3 +67,34 @@ def zero_channels(model: keras.Model, producers: dict, norms: dict) -> None:
         gamma[index] = 0
         beta[index] = 0
         layer.set_weights([gamma, beta, mean, var])
+
+
+def zero_by_groups(model: keras.Model, graph, ratio: float, seed: int = 0) -> None:
+    """Zero ``floor(ratio * size)`` random channels of every prunable group, in place.
+
+    Zeroes each producer's filters (kernel and bias) and the gamma and beta of every
+    BatchNormalization on those channels (and a depthwise conv's bias), so the channels are
+    exactly zero wherever they flow.
+    """
+    rng = np.random.default_rng(seed)
+    for group in graph.groups:
+        if not group.prunable:
+            continue
+        index = rng.choice(group.size, int(np.floor(ratio * group.size + 1e-9)), replace=False)
+        zero_channels(model, {layer.name: index for layer in group.producers}, {})
+        for layer in model.layers:
+            layout = graph.outputs.get(layer.name)
+            is_bn = isinstance(layer, keras.layers.BatchNormalization)
+            is_dw = isinstance(layer, keras.layers.DepthwiseConv2D) and layer.use_bias
+            if layout is None or not (is_bn or is_dw):
+                continue
+            offset = 0
+            for atom, size in layout.segments:
+                if graph.find(atom) == group.root:
+                    if is_bn:
+                        zero_channels(model, {}, {layer.name: offset + index})
+                    else:
+                        weights = layer.get_weights()
+                        weights[-1][offset + index] = 0
+                        layer.set_weights(weights)
+                offset += size

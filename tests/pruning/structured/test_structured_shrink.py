@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from structured_models import block_net, randomise_bn, zero_channels
+from structured_models import block_net, randomise_bn, zero_by_groups, zero_channels
 
 from tf_green.pruning.structured import analyse, shrink
 
@@ -38,6 +38,28 @@ def test_block_net_zeroed_channels_removed_exactly():
     assert small.get_layer("logits").units == 3  # the output is kept
     for old, new in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)  # the caller's model is not changed
+
+
+def test_block_net_groups_join_residual_branches():
+    model = block_net()
+    groups = {
+        frozenset(layer.name for layer in g.producers): g.prunable for g in analyse(model).groups
+    }
+    assert groups == {
+        frozenset({"stem", "b1b", "b2b"}): True,  # joined by add1 and add2
+        frozenset({"b1a"}): True,
+        frozenset({"b2a"}): True,
+        frozenset({"down"}): True,
+        frozenset({"fc"}): True,
+        frozenset({"logits"}): False,  # the model's output
+    }
+    randomise_bn(model)
+    trunk = [0, 2, 5, 7]
+    zero_channels(model, dict.fromkeys(["stem", "b1b", "b2b"], trunk), {})
+    zero_channels(model, {}, dict.fromkeys(["stem_bn", "b1b_bn", "b2b_bn"], trunk))
+    small, _ = shrink(model, ratio={"b1b": 0.5})  # one member selected: the whole group goes
+    assert [small.get_layer(n).filters for n in ("stem", "b1b", "b2b", "b1a")] == [4, 4, 4, 6]
+    _outputs_equal(model, small, X8)
 
 
 def test_block_net_wrong_indices_would_differ():
@@ -166,6 +188,15 @@ def test_unknown_layer_on_a_channel_path_is_refused_by_name():
     assert analyse(model).groups[0].blocked
 
 
+def test_lora_dense_is_not_sliced():
+    lora = keras.layers.Dense(4, name="lora")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(6, name="pre"), lora])
+    model.add(keras.layers.Dense(2))
+    lora.enable_lora(2)
+    with pytest.raises(ValueError, match=r"'lora' \(Dense\)"):
+        shrink(model, ratio={"pre": 0.5})
+
+
 def test_subclassed_model_names_unstructured_pruning():
     class Tiny(keras.Model):
         def __init__(self):
@@ -181,10 +212,18 @@ def test_subclassed_model_names_unstructured_pruning():
         shrink(model, ratio=0.5)
 
 
-def test_mobilenet_v2_shrinks_and_runs():
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35)
+def test_mobilenet_v2_shrinks_exactly_and_runs():
+    """MobileNetV2 (depthwise, Add skips, ZeroPadding): zeroed channels removed exactly."""
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(32, 32, 3), alpha=0.35, classifier_activation=None
+    )
+    randomise_bn(model)
+    zero_by_groups(model, analyse(model), 0.3)
     small, report = shrink(model, ratio=0.3)
-    x = np.random.default_rng(0).uniform(size=(1, 32, 32, 3)).astype("float32")
-    assert small(x).shape == (1, 1000)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    assert small(x).shape == (2, 1000)
+    expected = model(x).numpy()
+    assert np.abs(expected).max() > 1e-2  # a meaningful comparison, not two zero outputs
+    np.testing.assert_allclose(small(x).numpy(), expected, rtol=1e-4, atol=1e-4)
     assert report.attrs["macs_after"] < 0.75 * report.attrs["macs_before"]
     assert report.loc["predictions", "channels_after"] == 1000

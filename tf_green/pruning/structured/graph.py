@@ -278,6 +278,8 @@ def _kind(layer: Any, node: Any) -> str:
     """How a layer treats the channel axis (see :func:`analyse`)."""
     if len(node.output_tensors) != 1:
         return "unknown"
+    if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
+        return "unknown"  # LoRA factors and quantized kernels are not sliced here
     fmt = getattr(layer, "data_format", "channels_last")
     if fmt not in (None, "channels_last"):
         return "unknown"
