@@ -1,6 +1,10 @@
-"""Fixtures of the Keras 3 pruning tests (TensorFlow backend, in the test process).
+"""Fixtures of the Keras 3 pruning tests.
 
 ``keras`` here is Keras 3 (the ``keras`` package); tf_keras models live in the same process.
+The tests run on the TensorFlow backend in the normal test process; the whole folder also
+runs on JAX (``KERAS_BACKEND=jax pytest tests/pruning/keras3``), where the tests marked
+``tensorflow_only`` (tf.distribute, GradientTape) are skipped, and test_k3_jax.py checks
+JAX in a subprocess from the normal run.
 """
 
 from __future__ import annotations
@@ -8,6 +12,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="needs Keras 3's TensorFlow backend"
+)
 
 
 @pytest.fixture(autouse=True)

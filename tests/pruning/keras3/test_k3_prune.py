@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import k3_cnn, k3_snapshot, kernel_sparsity
+from conftest import k3_cnn, k3_snapshot, kernel_sparsity, tensorflow_only
 
 from tf_green.pruning import keras3
 from tf_green.pruning.keras3.engine import get_state
@@ -158,6 +158,7 @@ def test_nan_data_and_nan_loss_are_errors(k3_trained_cnn, k3_digits):
         keras3.prune(k3_trained_cnn, x, y, epochs=2, loss=nan_loss, verbose=0)
 
 
+@tensorflow_only
 def test_mirrored_strategy_on_tensorflow(k3_trained_cnn, k3_digits):
     import tensorflow as tf
 

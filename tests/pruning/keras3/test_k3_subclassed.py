@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import kernel_sparsity
+from conftest import kernel_sparsity, tensorflow_only
 
 from tf_green.pruning import keras3
 from tf_green.pruning.keras3.engine import get_state
@@ -141,6 +141,7 @@ def test_tf_keras_model_is_refused_with_a_hint(k3_digits):
         keras3.wrap(model)
 
 
+@tensorflow_only
 def test_gradient_tape_loop(k3_digits):
     """The calls a custom loop makes: set_model, on_train_begin, on_train_batch_begin."""
     (x, y), _ = k3_digits
