@@ -28,52 +28,9 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
-__all__ = ["ChannelGraph", "Group", "Layout", "analyse", "graph_nodes"]
+from tf_green.pruning.structured.layer_kinds import layer_kind, mixes_channels
 
-L = keras.layers
-_PRESERVE = (
-    L.BatchNormalization,
-    L.ReLU,
-    L.LeakyReLU,
-    L.ELU,
-    L.PReLU,
-    L.Dropout,
-    L.SpatialDropout1D,
-    L.SpatialDropout2D,
-    L.SpatialDropout3D,
-    L.GaussianNoise,
-    L.GaussianDropout,
-    L.AlphaDropout,
-    L.ActivityRegularization,
-    L.Identity,
-    L.MaxPooling1D,
-    L.MaxPooling2D,
-    L.MaxPooling3D,
-    L.AveragePooling1D,
-    L.AveragePooling2D,
-    L.AveragePooling3D,
-    L.GlobalAveragePooling1D,
-    L.GlobalAveragePooling2D,
-    L.GlobalAveragePooling3D,
-    L.GlobalMaxPooling1D,
-    L.GlobalMaxPooling2D,
-    L.GlobalMaxPooling3D,
-    L.ZeroPadding1D,
-    L.ZeroPadding2D,
-    L.ZeroPadding3D,
-    L.Cropping1D,
-    L.Cropping2D,
-    L.Cropping3D,
-    L.UpSampling1D,
-    L.UpSampling2D,
-    L.UpSampling3D,
-    L.Activation,
-)
-_JOINS = (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)
-_CONVS = (L.Conv1D, L.Conv2D, L.Conv3D)
-_DEPTHWISE = (L.DepthwiseConv1D, L.DepthwiseConv2D)
-_SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
-_CHANNEL_MIXING_ACTIVATIONS = ("softmax", "log_softmax")
+__all__ = ["ChannelGraph", "Group", "Layout", "analyse", "graph_nodes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,45 +231,6 @@ def _channels(tensor: Any, name: str) -> int:
     return int(channels)
 
 
-def _kind(layer: Any, node: Any) -> str:
-    """How a layer treats the channel axis (see :func:`analyse`)."""
-    if len(node.output_tensors) != 1:
-        return "unknown"
-    if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
-        return "unknown"  # LoRA factors and quantized kernels are not sliced here
-    fmt = getattr(layer, "data_format", "channels_last")
-    if fmt not in (None, "channels_last"):
-        return "unknown"
-    if isinstance(layer, L.InputLayer):
-        return "input"
-    if isinstance(layer, _DEPTHWISE):
-        return "depthwise" if layer.depth_multiplier == 1 else "unknown"
-    if isinstance(layer, _SEPARABLE):
-        return "produce"
-    if isinstance(layer, _CONVS):
-        return "produce" if layer.groups == 1 else "unknown"
-    if isinstance(layer, L.Dense):
-        return "produce"
-    if isinstance(layer, L.BatchNormalization):
-        rank = len(node.input_tensors[0].shape)
-        return "preserve" if layer.axis in (-1, rank - 1) else "unknown"
-    if isinstance(layer, _PRESERVE):
-        return "unknown" if _mixes_channels(layer) else "preserve"
-    if isinstance(layer, L.Flatten):
-        return "flatten"
-    if isinstance(layer, _JOINS):
-        return "join"
-    if isinstance(layer, L.Concatenate):
-        return "concat"
-    return "unknown"
-
-
-def _mixes_channels(layer: Any) -> bool:
-    """Whether the layer's own activation (softmax) mixes its output channels."""
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "") in _CHANNEL_MIXING_ACTIVATIONS
-
-
 def _join(builder: _Builder, layouts: list[Layout], widths: list[int], name: str) -> Layout | None:
     """Merge the inputs of an element-wise join; None if their layouts do not line up."""
     full = max(widths)
@@ -377,7 +295,7 @@ def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGra
     for layer, node in order:
         ins = [layouts[_key(t)] for t in node.input_tensors]
         out_tensors = node.output_tensors
-        kind = "unknown" if calls[layer.name] > 1 else _kind(layer, node)
+        kind = "unknown" if calls[layer.name] > 1 else layer_kind(layer, node)
         reason = f"layer {layer.name!r} ({type(layer).__name__})"
         if calls[layer.name] > 1:
             reason += " is shared (called more than once)"
@@ -389,7 +307,7 @@ def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGra
         elif kind == "produce":
             out = Layout(((builder.atom(width), width),))
             builder.producers[out.segments[0][0]] = [layer]
-            if _mixes_channels(layer):
+            if mixes_channels(layer):
                 builder.mark(builder.blocked, out, f"the softmax of {reason}")
         elif kind in ("preserve", "depthwise"):
             out = ins[0]
