@@ -22,7 +22,7 @@ Example:
     >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="d")])
     >>> from tf_green.pruning.keras3.selection import select_weights
     >>> from tf_green.pruning.schedule_math import ConstantSparsity
-    >>> state = attach(m, select_weights(m, None), {"d": ConstantSparsity(0.5, 0)})
+    >>> state = attach(m, select_weights(m, None), {"d": ConstantSparsity(0.5, begin_step=1)})
     >>> update_masks(m, state, step=1)
     True
     >>> float((keras.ops.convert_to_numpy(m.layers[0].kernel) == 0).mean())
@@ -113,6 +113,10 @@ class MaskedWeight:
         mask: Its 0/1 mask variable.
         schedule: When and to which sparsity its mask is updated.
         constraint: The :class:`MaskConstraint` set on ``variable``.
+
+    Example:
+        >>> [entry.layer for entry in get_state(wrapped).entries]   # doctest: +SKIP
+        ['conv1', 'conv2', 'logits']
     """
 
     layer: str
@@ -130,6 +134,10 @@ class PruningState:
         entries: One :class:`MaskedWeight` per pruned variable.
         m_by_n: ``(m, n)`` structured sparsity (masks set once, at step 1), or None.
         step: Training steps seen so far (like TFMOT's ``pruning_step``).
+
+    Example:
+        >>> PruningState().sparsity()
+        0.0
     """
 
     entries: list[MaskedWeight] = field(default_factory=list)

@@ -52,7 +52,7 @@ def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
         ``kept_count(weights.size, sparsity)`` ones.
 
     Example:
-        >>> magnitude_mask(np.arange(10.0), 0.8).sum()
+        >>> float(magnitude_mask(np.arange(10.0), 0.8).sum())
         2.0
     """
     weights = np.asarray(weights)

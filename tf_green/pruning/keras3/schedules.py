@@ -183,7 +183,7 @@ def with_target(schedule: PruningSchedule, target: float, layer: str) -> Pruning
         ValueError: On an invalid sparsity or a schedule class without ``with_target``.
 
     Example:
-        >>> with_target(ConstantSparsity(0.5, 0), 0.9, "dense").target
+        >>> with_target(ConstantSparsity(0.5, 0), 0.9, "dense").target_sparsity
         0.9
     """
     check_sparsity(target, f"layers[{layer!r}]")

@@ -80,6 +80,10 @@ class Selected:
         layer: The layer.
         weights: The variables to prune (each in one ``Selected`` only).
         target: Its own target sparsity (``layers={name: sparsity}``), or None.
+
+    Example:
+        >>> Selected("dense", None).weights
+        []
     """
 
     name: str
