@@ -4,6 +4,8 @@
 * :func:`iterative`: prune -> fine-tune -> evaluate at rising sparsities within a budget.
 * :func:`wrap` / :func:`callbacks` / :func:`strip`: the same pieces for your own ``fit``.
 * :func:`sparsity_report`: zeros per weight tensor, m:n pattern check, a total row.
+* :func:`shrink`: structured pruning (Keras 3): whole channels and units removed, a smaller
+  model that really does less arithmetic (:mod:`tf_green.pruning.structured`).
 
 Each call dispatches on the model it is given (:func:`tf_green._engine.engine_of`): a
 tf_keras model goes to the TFMOT engine (``tf_green.pruning.finetune`` ...), imported then;
@@ -45,6 +47,7 @@ __all__ = [
     "polynomial_schedule",
     "prune",
     "reached_sparsity",
+    "shrink",
     "sparsity_report",
     "strip",
     "wrap",
@@ -63,7 +66,7 @@ _TF_KERAS = {
 _KERAS3 = "tf_green.pruning.keras3"
 
 # Submodules that import no tf_keras/TFMOT (the others load the tf_keras engine first).
-_ENGINE_NEUTRAL = ("keras3", "schedule_math")
+_ENGINE_NEUTRAL = ("keras3", "schedule_math", "structured")
 
 # tf_keras-only names, loaded on first access (PEP 562).
 _LAZY = {
@@ -251,6 +254,42 @@ def sparsity_report(*args: Any, **kwargs: Any) -> Any:
         True
     """
     return _dispatch("sparsity_report", args, kwargs)
+
+
+def shrink(model: Any, ratio: Any = 0.5, **kwargs: Any) -> Any:
+    """Remove whole channels and units and rebuild a smaller Keras 3 model (structured pruning).
+
+    See :func:`tf_green.pruning.structured.shrink`; tf_keras models are not supported yet.
+
+    Args:
+        model: A built Keras 3 Sequential or functional model; not changed.
+        ratio: The fraction of channels to remove, one number or ``{layer_name: ratio}``.
+        **kwargs: ``criterion=`` (``"l1"``, ``"l2"``, ``"bn"``) and ``exclude=``.
+
+    Returns:
+        ``(smaller_model, report)``: the rebuilt model and a per-layer DataFrame.
+
+    Raises:
+        TypeError: If ``model`` is not a Keras 3 functional or Sequential model.
+        ValueError: On a ratio outside ``[0, 1)`` or a graph the analysis cannot prune.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3),
+        ...                           keras.layers.Flatten(), keras.layers.Dense(2)])
+        >>> small, report = shrink(model, ratio=0.5)
+        >>> small.layers[0].filters
+        4
+    """
+    if engine_of(model) != "keras3":
+        raise TypeError(
+            "`model` is a tf_keras model; tg.pruning.shrink (structured pruning) works on Keras "
+            "3 models for now. Rebuild the architecture with `import keras` and copy the "
+            "weights (`new.set_weights(old.get_weights())`), or use tg.prune (unstructured)."
+        )
+    require_keras3_backend()
+    structured = importlib.import_module("tf_green.pruning.structured")
+    return structured.shrink(model, ratio, **kwargs)
 
 
 def callbacks(log_dir: Any = None, *, model: Any = None) -> list[Any]:

@@ -227,3 +227,17 @@ def test_mobilenet_v2_shrinks_exactly_and_runs():
     np.testing.assert_allclose(small(x).numpy(), expected, rtol=1e-4, atol=1e-4)
     assert report.attrs["macs_after"] < 0.75 * report.attrs["macs_before"]
     assert report.loc["predictions", "channels_after"] == 1000
+
+
+def test_public_shrink_dispatches_and_refuses_tf_keras_models():
+    import tf_green as tg
+    from tf_green import models
+
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3), keras.layers.Flatten(),
+         keras.layers.Dense(2)]
+    )  # fmt: skip
+    small, report = tg.pruning.shrink(model, 0.5)
+    assert small.layers[0].filters == 4 and len(report)
+    with pytest.raises(TypeError, match=r"tf_keras model; tg\.pruning\.shrink"):
+        tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5)
