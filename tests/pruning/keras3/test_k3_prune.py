@@ -53,11 +53,12 @@ def test_caller_model_is_unchanged(k3_trained_cnn, k3_digits):
     assert get_state(k3_trained_cnn) is None
 
 
-def test_adam_keeps_pruned_weights_exactly_zero_between_mask_updates(k3_digits):
+@pytest.mark.parametrize("jit_compile", ["auto", True])
+def test_adam_keeps_pruned_weights_exactly_zero_between_mask_updates(k3_digits, jit_compile):
     """Constant schedule, one mask update at step 1, then 15 Adam steps with big moments."""
     (x, y), _ = k3_digits
     model = k3_cnn()
-    model.compile(keras.optimizers.Adam(0.05), model.loss)
+    model.compile(keras.optimizers.Adam(0.05), model.loss, jit_compile=jit_compile)
     schedule = ConstantSparsity(0.7, begin_step=1, end_step=1, frequency=1)  # one update
     wrapped = keras3.wrap(model, schedule)
     wrapped.fit(x, y, epochs=2, batch_size=32, callbacks=keras3.callbacks(), verbose=0)
