@@ -73,6 +73,13 @@ result["report"] = (
     .round(3)
     .tolist()
 )
+# Recompiled after wrap (a new optimizer): the masks move into it at on_train_begin (the
+# update at step 3 comes after the step is traced: a mask outside the state would be stale).
+recompiled = keras3.wrap(model, ConstantSparsity(0.5, begin_step=3, end_step=3, frequency=1))
+recompiled.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(True))
+recompiled.fit(x, y, epochs=1, batch_size=32, callbacks=keras3.callbacks(), verbose=0)
+result["recompiled"] = [zeros(e.variable) for e in get_state(recompiled).entries]
+
 # DataParallel over two host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2).
 data_parallel = keras.distribution.DataParallel()
 wrapped = keras3.wrap(

@@ -35,6 +35,7 @@ def test_prune_exact_zeros_data_parallel_and_resume_on_jax():
     assert result["exact_zeros"] == [True, True, True]
     assert result["step"] == 16
     assert result["report"] == pytest.approx([0.7, 0.7, 0.7], abs=0.02)
+    assert result["recompiled"] == pytest.approx([0.5, 0.5, 0.5], abs=0.02)
     assert result["devices"] == 2  # trained replicated on two host devices
     assert result["data_parallel"] == pytest.approx([0.6, 0.6, 0.6], abs=0.02)
     assert result["data_parallel_prune"] == pytest.approx(0.5, abs=0.01)

@@ -6,7 +6,7 @@ subclassed, with layers nested inside layers), without TFMOT:
 * :func:`prune`: copy, mask, fine-tune with a schedule, strip; returns a compiled model.
 * :func:`iterative`: prune -> fine-tune -> evaluate at rising sparsities within a budget.
 * :func:`wrap` / :func:`callbacks` / :func:`strip`: the same pieces for your own ``fit``
-  or ``GradientTape`` loop (see :mod:`tf_green.pruning.keras3.callbacks`).
+  or ``GradientTape`` loop (see :mod:`tf_green.pruning.keras3.fit_callbacks`).
 * :func:`sparsity_report`: zeros per weight tensor, m:n pattern check, a total row.
 
 How it works: each pruned weight carries a 0/1 mask and a constraint that multiplies it by
@@ -26,7 +26,7 @@ Example:
     >>> keras3.sparsity_report(pruned).query("prunable == True")           # doctest: +SKIP
 """
 
-from tf_green.pruning.keras3.callbacks import SparsityLogger, UpdatePruningStep, callbacks
+from tf_green.pruning.keras3.fit_callbacks import SparsityLogger, UpdatePruningStep, callbacks
 from tf_green.pruning.keras3.iterative import IterativeResult, iterative
 from tf_green.pruning.keras3.prune import PruningHistory, prune
 from tf_green.pruning.keras3.report import sparsity_report

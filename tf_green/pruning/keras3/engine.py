@@ -14,7 +14,7 @@ backends and in a user's own ``GradientTape`` loop:
   (``model.jax_state_sync()``), and the updated variables are read again at the next step.
 
 The masks are updated (from the weights' magnitudes, per the schedule) between steps by
-:class:`tf_green.pruning.keras3.callbacks.UpdatePruningStep`, at most every ``frequency``
+:class:`tf_green.pruning.keras3.fit_callbacks.UpdatePruningStep`, at most every ``frequency``
 steps, so most steps pay only one multiply per pruned tensor.
 
 Example:

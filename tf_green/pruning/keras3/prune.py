@@ -18,10 +18,10 @@ import pandas as pd
 from tf_green._engine.checks import data_errors
 from tf_green._engine.fit_data import check_fit_data, check_validation_data
 from tf_green.pruning.keras3._models import check_model
-from tf_green.pruning.keras3.callbacks import StopOnNonFiniteLoss
-from tf_green.pruning.keras3.callbacks import callbacks as pruning_callbacks
 from tf_green.pruning.keras3.checkpoint import PruningCheckpoint
 from tf_green.pruning.keras3.engine import require_backend
+from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
+from tf_green.pruning.keras3.fit_callbacks import callbacks as pruning_callbacks
 from tf_green.pruning.keras3.schedules import (
     check_reaches_target,
     constant_schedule,
