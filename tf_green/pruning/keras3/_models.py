@@ -53,7 +53,7 @@ def check_model(model: Any, argument: str = "model") -> Any:
         raise TypeError(
             f"`{argument}` must be a Keras 3 keras.Model, got {type(model).__name__}.{hint}"
         )
-    if not model.built or not model.weights:
+    if not model.built:
         raise ValueError(
             f"`{argument}` ({model.name!r}) is not built; start it with keras.Input(...) or "
             "call it on a batch first (model(x[:1]))."

@@ -160,10 +160,23 @@ def prunable_weights(layer: Any) -> list | None:
         return [w for cell in cells for w in (prunable_weights(cell) or _cell_kernels(cell))]
     for cls, names in _KERNELS.items():
         if isinstance(layer, cls):
-            return [getattr(layer, name) for name in names]
+            return [_variable(layer, name) for name in names]
     if type(layer).__module__.startswith("keras.") or not _own_weights(layer):
         return []  # a built-in layer without kernels (BatchNormalization, Flatten...)
     return None
+
+
+def _variable(layer: Any, name: str) -> Any:
+    # With LoRA enabled, `kernel` is a computed tensor; the base variable is `_kernel`.
+    value = getattr(layer, name)
+    if not isinstance(value, keras.Variable):
+        value = getattr(layer, f"_{name}", value)
+    if not isinstance(value, keras.Variable):
+        raise TypeError(
+            f"layer {layer.name!r}: its {name!r} is not a variable ({type(value).__name__}); "
+            "it cannot be pruned. Leave it out of `layers`."
+        )
+    return value
 
 
 def _cell_kernels(cell: Any) -> list:
