@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 from conftest import kernel_sparsity
 
 from tf_green.pruning import keras3
-from tf_green.pruning.keras3.engine import get_state
+from tf_green.pruning.keras3.engine import get_state, update_masks
 from tf_green.pruning.keras3.selection import select_weights
 from tf_green.pruning.schedule_math import ConstantSparsity
 
@@ -77,3 +78,13 @@ def test_sequence_model_trains_with_exact_zeros():
     assert len(entries) == 1 + 4 + 1 + 2 + 4 + 1
     for entry in entries:
         assert kernel_sparsity(entry.variable) >= 0.5 - 1e-6, entry.variable.path
+
+
+def test_lora_dense_prunes_its_base_kernel():
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="d1")])
+    model.get_layer("d1").enable_lora(2)  # `kernel` is now base + a @ b, a computed tensor
+    (selected,) = select_weights(model, None)
+    assert selected.weights == [model.get_layer("d1")._kernel]
+    wrapped = keras3.wrap(model, ConstantSparsity(0.5, begin_step=1, frequency=1))
+    assert update_masks(wrapped, get_state(wrapped), 1)
+    assert kernel_sparsity(wrapped.get_layer("d1")._kernel) == pytest.approx(0.5)
