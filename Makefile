@@ -25,8 +25,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The Keras 3 tests run once more on the JAX backend, in their own process (a backend is per process).
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest tests/pruning/keras3 -q -p no:randomly $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
