@@ -16,3 +16,11 @@ def test_nan_in_representative_data_is_refused_before_converting():
         model, quantization="int8", representative_data=x[:15][::-1], representative_samples=10
     )
     assert len(clean) > 0
+
+
+def test_an_empty_representative_dataset_is_named():
+    from tf_green._keras import tf
+
+    empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 64), np.float32)).batch(4)
+    with pytest.raises(ValueError, match="representative_data"):
+        tg.to_tflite(models.mlp(hidden=(8,)), quantization="int8", representative_data=empty)

@@ -306,7 +306,9 @@ def _representative_arrays(
     """Check ``data`` against the model's inputs; return one array per input."""
     names = [name for name, _, _ in specs]
     if _data.is_dataset(data):
-        arrays, _ = _data.dataset_to_arrays(data, [len(s) for _, s, _ in specs], limit=samples)
+        arrays, _ = _data.dataset_to_arrays(
+            data, [len(s) for _, s, _ in specs], limit=samples, argument="representative_data"
+        )
         if isinstance(arrays, dict):
             arrays = _data.as_input_list(arrays, names, "representative_data")
     else:
