@@ -89,3 +89,16 @@ def block_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     yield attempts
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One MirroredStrategy over the two logical CPUs for the whole session.
+
+    Two strategies in one process (one driven by Keras 3, one by tf_keras) allocate the same
+    collective instance keys and their all-reduces collide ("Shape mismatch in the collective
+    instance"); the tests share this one, as a process would.
+    """
+    devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2, "two logical CPU devices are configured above"
+    return tf.distribute.MirroredStrategy(devices)

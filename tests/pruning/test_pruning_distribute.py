@@ -7,10 +7,8 @@ from tf_green._keras import tf
 
 
 @pytest.fixture(scope="module")
-def strategy():
-    devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
-    assert len(devices) == 2, "tests/conftest.py configures two logical CPU devices"
-    return tf.distribute.MirroredStrategy(devices)
+def strategy(mirrored_strategy):
+    return mirrored_strategy
 
 
 @pytest.mark.slow

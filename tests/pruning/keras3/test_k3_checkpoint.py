@@ -7,7 +7,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import k3_cnn
+from k3_helpers import k3_cnn
 
 from tf_green.pruning import keras3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import kernel_sparsity
+from k3_helpers import kernel_sparsity
 
 from tf_green.pruning import keras3
 from tf_green.pruning.keras3.engine import get_state, update_masks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import k3_cnn, k3_snapshot, kernel_sparsity, tensorflow_only
+from k3_helpers import k3_cnn, k3_snapshot, kernel_sparsity, tensorflow_only
 
 from tf_green.pruning import keras3
 from tf_green.pruning.keras3.engine import get_state
@@ -160,11 +160,9 @@ def test_nan_data_and_nan_loss_are_errors(k3_trained_cnn, k3_digits):
 
 
 @tensorflow_only
-def test_mirrored_strategy_on_tensorflow(k3_trained_cnn, k3_digits):
-    import tensorflow as tf
-
+def test_mirrored_strategy_on_tensorflow(k3_trained_cnn, k3_digits, mirrored_strategy):
     (x, y), _ = k3_digits
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy
     pruned = keras3.prune(
         k3_trained_cnn, x, y, target_sparsity=0.8, epochs=2, strategy=strategy, verbose=0
     )

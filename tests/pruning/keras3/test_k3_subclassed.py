@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import kernel_sparsity, tensorflow_only
+from k3_helpers import kernel_sparsity, tensorflow_only
 
 from tf_green.pruning import keras3
 from tf_green.pruning.keras3.engine import get_state
