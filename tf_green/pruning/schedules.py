@@ -26,6 +26,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import (
 )
 
 from tf_green._keras import tf
+from tf_green.pruning.schedule_math import check_sparsity, parse_structure
 
 __all__ = [
     "ConstantSparsity",
@@ -49,78 +50,6 @@ ConstantSparsity = tfmot_schedules.ConstantSparsity
 _MAX_FREQUENCY = 100  # TFMOT's default: a mask update every 100 steps at most.
 _MASK_UPDATES = 10  # ... at least about this many updates along the ramp ...
 _UPDATES_PER_EPOCH = 4  # ... and about this many per epoch: small steps recover better.
-
-
-def check_sparsity(value: Any, argument: str) -> float:
-    """Return ``value`` as a float if it is a sparsity in [0, 1); else raise.
-
-    Args:
-        value: The sparsity to check.
-        argument: The argument (or layer) it came from, used in the message.
-
-    Returns:
-        ``float(value)``.
-
-    Raises:
-        TypeError: If ``value`` is not a real number.
-        ValueError: If it is outside [0, 1) (a sparsity of 1 would remove every weight).
-
-    Example:
-        >>> check_sparsity(0.8, "target_sparsity")
-        0.8
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{argument}` must be a number in [0, 1), got {value!r}.")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"`{argument}` must be in [0, 1), got {value!r}: it is the fraction of weights "
-            "set to zero (0.8 keeps 20%); 1.0 would remove every weight."
-        )
-    return value
-
-
-def parse_structure(structure: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """Parse an ``"m:n"`` structured-sparsity spec (m zeros in every n weights).
-
-    Args:
-        structure: ``"2:4"``, ``(2, 4)`` or None (unstructured).
-
-    Returns:
-        ``(m, n)`` or None.
-
-    Raises:
-        TypeError: If ``structure`` is neither a string, a pair of ints nor None.
-        ValueError: If it is malformed or not ``1 <= m < n``.
-
-    Example:
-        >>> parse_structure("2:4")
-        (2, 4)
-    """
-    if structure is None:
-        return None
-    if isinstance(structure, str):
-        parts = structure.split(":")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(
-                f"`structure` must look like 'm:n' (m zeros in every n weights), e.g. '2:4'; "
-                f"got {structure!r}."
-            )
-        m, n = (int(p) for p in parts)
-    elif isinstance(structure, (tuple, list)) and len(structure) == 2:
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in structure):
-            raise TypeError(f"`structure` must be a pair of ints like (2, 4), got {structure!r}.")
-        m, n = int(structure[0]), int(structure[1])
-    else:
-        raise TypeError(
-            f"`structure` must be an 'm:n' string such as '2:4', or None; got {structure!r}."
-        )
-    if not 1 <= m < n:
-        raise ValueError(
-            f"`structure`={structure!r} is invalid: it needs 1 <= m < n (m zeros in every n "
-            "consecutive weights; m >= n would zero everything). Use e.g. '2:4' or '1:2'."
-        )
-    return m, n
 
 
 def polynomial_schedule(
