@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tf_green.bench.metrics import METRICS as _BENCH_METRICS
+from tf_green._engine.metrics import METRICS as _BENCH_METRICS
 
 __all__ = ["METRICS"]
 

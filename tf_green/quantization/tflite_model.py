@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from tf_green.bench.metrics import Metric
+from tf_green._engine.metrics import Metric
 from tf_green.quantization import _data, _flatbuffer
 from tf_green.quantization._metrics import METRICS
 from tf_green.quantization._tflite_io import (
