@@ -249,7 +249,7 @@ def main() -> None:
             model = MinimalDistiller(student, teacher, alpha=0.1, temperature=4.0)
             model.compile(keras.optimizers.Adam(lr), loss=LOSS, metrics=["accuracy"])
             return model
-        model = Distiller(student, teacher, teacher_outputs=cached)
+        model = Distiller(teacher, student, teacher_outputs=cached)
         model.compile(keras.optimizers.Adam(lr), loss=LOSS, metrics=["accuracy"])
         return model
 

@@ -92,7 +92,7 @@ def test_disk_cache_streams_and_reopens(teacher, digits_data, tmp_path):
     losses = []
     for source in (again, cache_teacher(teacher, x[:70])):
         keras.utils.set_random_seed(0)
-        d = Distiller(models.cnn(width=2), teacher, teacher_outputs=source)
+        d = Distiller(teacher, models.cnn(width=2), teacher_outputs=source)
         d.compile(optimizer="sgd")
         losses.append(d.fit(x[:70], y, batch_size=16, shuffle=False, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
@@ -132,7 +132,7 @@ def test_cached_training_matches_live_training_without_running_the_teacher(
 
     def train(cache):
         student = copy_model(start)
-        d = Distiller(student, teacher, teacher_outputs=cache)
+        d = Distiller(teacher, student, teacher_outputs=cache)
         d.compile(optimizer=keras.optimizers.SGD(0.05))
         history = d.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
         return student.get_weights(), history.history["loss"]
@@ -151,7 +151,7 @@ def test_cached_training_matches_live_training_without_running_the_teacher(
 def test_cache_must_match_the_data(teacher, digits_data):
     (x, y), _ = digits_data
     cache = cache_teacher(teacher, x[:64])
-    d = Distiller(models.cnn(width=2), teacher, teacher_outputs=cache)
+    d = Distiller(teacher, models.cnn(width=2), teacher_outputs=cache)
     d.compile(optimizer="adam")
     with pytest.raises(ValueError, match="`teacher_outputs` has 64 samples but the data has 65"):
         d.fit(x[:65], y[:65], verbose=0)
@@ -163,10 +163,10 @@ def test_cache_must_match_the_data(teacher, digits_data):
     with pytest.raises(tf.errors.InvalidArgumentError, match="not in the order"):
         d.fit(shuffled, verbose=0)
     with pytest.raises(ValueError, match="cached teacher outputs and student outputs differ"):
-        Distiller(models.cnn(width=2, num_classes=5), models.cnn(width=4, num_classes=5),
+        Distiller(models.cnn(width=4, num_classes=5), models.cnn(width=2, num_classes=5),
                   teacher_outputs=cache)  # fmt: skip
     with pytest.raises(ValueError, match="feature_pairs"):
-        Distiller(models.cnn(width=2), teacher, teacher_outputs=cache,
+        Distiller(teacher, models.cnn(width=2), teacher_outputs=cache,
                   feature_pairs=[("conv2", "conv2")])  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def test_cached_dataset_and_top_k_language_model_training():
     ordered = datasets.as_dataset(corpus.x_train, corpus.y_train, batch_size=16)
     cache = cache_teacher(teacher, ordered, top_k=8, dtype="float16")
     assert cache.sample_shape == (16, vocab)
-    d = Distiller(student, teacher, alpha=0.5, temperature=2.0, teacher_outputs=cache)
+    d = Distiller(teacher, student, alpha=0.5, temperature=2.0, teacher_outputs=cache)
     d.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = d.fit(ordered, epochs=2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]

@@ -47,7 +47,7 @@ def test_the_cache_and_a_cached_distiller_name_nan_inputs(data):
     message = r"`x` has a non-finite value \(nan\) at index \(5, 1\)"
     with pytest.raises(ValueError, match=message):
         cache_teacher(teacher, bad)
-    distiller = Distiller(student, teacher, teacher_outputs=cache_teacher(teacher, x))
+    distiller = Distiller(teacher, student, teacher_outputs=cache_teacher(teacher, x))
     distiller.compile(optimizer="adam")
     with pytest.raises(ValueError, match=message):  # not "x is not the data ... computed on"
         distiller.fit(bad, y, epochs=1, verbose=0)

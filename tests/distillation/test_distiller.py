@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from distillation_helpers import compile_classifier, hand_ce, hand_kd, sequence_model
+from distillation_helpers import compile_classifier, copy_model, hand_ce, hand_kd, sequence_model
 
 from tf_green import datasets, models
 from tf_green._keras import keras, tf
@@ -28,7 +28,7 @@ def test_logged_losses_match_a_hand_computation(partial):
     x, y = batch()
     if partial:
         y[[1, 4, 5]] = -1
-    d = Distiller(student, teacher, alpha=0.3, temperature=2.5)
+    d = Distiller(teacher, student, alpha=0.3, temperature=2.5)
     d.compile(optimizer="sgd", metrics=["accuracy"])
     got = d.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)
     s, t = student.predict(x, verbose=0), teacher.predict(x, verbose=0)
@@ -45,7 +45,7 @@ def test_logged_losses_match_a_hand_computation(partial):
 def test_pure_distillation_and_one_hot_labels():
     student, teacher = tiny_pair()
     x, y = batch()
-    d = Distiller(student, teacher, alpha=0.5, temperature=2.0)
+    d = Distiller(teacher, student, alpha=0.5, temperature=2.0)
     d.compile(optimizer="sgd")
     s, t = student.predict(x, verbose=0), teacher.predict(x, verbose=0)
     got = d.evaluate(x, batch_size=8, verbose=0, return_dict=True)  # y=None
@@ -64,7 +64,7 @@ def test_sequence_logits_with_per_token_missing_labels_match_a_hand_computation(
     tokens = rng.integers(0, 7, (4, 5)).astype(np.int32)
     targets = rng.integers(0, 7, (4, 5))
     targets[0, :2] = -1
-    d = Distiller(student, teacher, alpha=0.25, temperature=3.0)
+    d = Distiller(teacher, student, alpha=0.25, temperature=3.0)
     d.compile(optimizer="sgd")
     got = d.evaluate(tokens, targets, batch_size=4, verbose=0, return_dict=True)
     s, t = student.predict(tokens, verbose=0), teacher.predict(tokens, verbose=0)
@@ -77,7 +77,7 @@ def test_fit_trains_the_student_object_and_never_the_teacher(teacher, digits_dat
     (x, y), (xv, yv) = digits_data
     student = models.cnn(width=2)
     before_teacher, before_student = weights_digest(teacher), weights_digest(student)
-    d = Distiller(student, teacher)
+    d = Distiller(teacher, student)
     assert d.student is student and d.teacher is teacher and not teacher.trainable
     ids = {id(v) for v in d.trainable_variables}
     assert ids == {id(v) for v in student.trainable_variables}
@@ -101,7 +101,7 @@ def test_gradients_reach_only_the_student_even_if_the_teacher_is_made_trainable(
     h = keras.layers.Dropout(0.5)(h)
     teacher = keras.Model(inputs, keras.layers.Dense(4)(h))
     student = models.mlp(hidden=(3,), input_dim=6, num_classes=4)
-    d = Distiller(student, teacher)
+    d = Distiller(teacher, student)
     teacher.trainable = True  # a user mistake: still no gradient, no BN update, no dropout
     d.compile(optimizer="sgd")
     x, y = batch(32)
@@ -115,7 +115,7 @@ def test_gradients_reach_only_the_student_even_if_the_teacher_is_made_trainable(
 def test_tf_data_input_and_feature_pairs_with_a_projection(teacher, digits_data):
     (x, y), _ = digits_data
     student = models.cnn(width=2)
-    d = Distiller(student, teacher, feature_pairs=[("conv2", "conv2")], feature_weight=0.5)
+    d = Distiller(teacher, student, feature_pairs=[("conv2", "conv2")], feature_weight=0.5)
     (projection,) = d.feature_projections
     assert projection.kernel.shape == (4, 16)  # student width 4 -> teacher width 16
     assert {id(v) for v in d.trainable_variables} == {
@@ -137,7 +137,7 @@ def test_tiny_lm_teacher_and_student():
     vocab = len(corpus.vocab)
     teacher = models.tiny_lm(vocab, d_model=16, num_layers=1, num_heads=2, seq_len=16)
     student = models.tiny_lm(vocab, d_model=8, num_layers=1, num_heads=2, seq_len=16)
-    d = Distiller(student, teacher, alpha=0.5, temperature=2.0)
+    d = Distiller(teacher, student, alpha=0.5, temperature=2.0)
     d.compile(optimizer=keras.optimizers.Adam(3e-3), metrics=["accuracy"])
     history = d.fit(corpus.train, epochs=2, verbose=0, validation_data=corpus.val)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -160,14 +160,14 @@ def test_bad_arguments_are_refused_and_change_nothing(teacher):
     ]
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):
-            Distiller(student, teacher, **kwargs)
+            Distiller(teacher, student, **kwargs)
         assert teacher.trainable, kwargs  # nothing changed
     with pytest.raises(ValueError, match=r"output shapes differ.*10.*5"):
-        Distiller(models.cnn(width=2, num_classes=5), teacher)
+        Distiller(teacher, models.cnn(width=2, num_classes=5))
     with pytest.raises(ValueError, match="same model"):
         Distiller(teacher, teacher)
     with pytest.raises(TypeError, match="`student` must be a tf_keras model"):
-        Distiller("student.keras", teacher)
+        Distiller(teacher, "student.keras")
     assert teacher.trainable
 
 
@@ -181,15 +181,15 @@ def test_keras3_models_get_a_clear_message(teacher):
         [keras3.Input((8, 8, 1)), keras3.layers.Flatten(), keras3.layers.Dense(10)]
     )
     with pytest.raises(TypeError, match=r"`teacher` is a Keras 3 model.*tf_keras"):
-        Distiller(models.cnn(width=2), k3)
+        Distiller(k3, models.cnn(width=2))
     with pytest.raises(TypeError, match=r"`student` is a Keras 3 model"):
-        Distiller(k3, teacher)
+        Distiller(teacher, k3)
 
 
 def test_labels_out_of_range_are_refused_before_training(teacher, digits_data, weights_digest):
     (x, y), _ = digits_data
     student = models.cnn(width=2)
-    d = Distiller(student, teacher)
+    d = Distiller(teacher, student)
     d.compile(optimizer="adam")
     before = weights_digest(student)
     bad = y[:64].copy()
@@ -208,11 +208,23 @@ def test_labels_out_of_range_are_refused_before_training(teacher, digits_data, w
 
 def test_swapped_models_warn(teacher):
     with pytest.warns(UserWarning, match="are they swapped"):
-        Distiller(teacher, models.cnn(width=2))
+        Distiller(models.cnn(width=2), teacher)
+
+
+def test_keyword_models_and_an_untrained_teacher_beside_a_trained_student_warn(teacher):
+    student = models.cnn(width=8)  # as large as the teacher, untrained: the normal case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = Distiller(student=student, teacher=teacher)
+    assert d.teacher is teacher and d.student is student
+    with pytest.warns(UserWarning, match="looks untrained.*swapped"):
+        Distiller(teacher=models.cnn(width=8), student=copy_model(teacher))
+    with pytest.raises(TypeError, match="two values for `teacher`"):
+        Distiller(teacher, teacher=teacher, student=student)
 
 
 def test_compile_refuses_several_losses_or_loss_weights(teacher):
-    d = Distiller(models.cnn(width=2), teacher)
+    d = Distiller(teacher, models.cnn(width=2))
     with pytest.raises(TypeError, match="one loss"):
         d.compile(optimizer="adam", loss=["mse", "mae"])
     with pytest.raises(ValueError, match="loss_weights"):
@@ -222,7 +234,7 @@ def test_compile_refuses_several_losses_or_loss_weights(teacher):
 def test_custom_student_loss_is_used(teacher, digits_data):
     (x, y), _ = digits_data
     student = compile_classifier(models.cnn(width=2))
-    d = Distiller(student, teacher, alpha=1.0)
+    d = Distiller(teacher, student, alpha=1.0)
     d.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     got = d.evaluate(x[:32], y[:32], batch_size=32, verbose=0, return_dict=True)
     expected = student.evaluate(x[:32], y[:32], batch_size=32, verbose=0, return_dict=True)

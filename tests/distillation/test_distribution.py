@@ -28,7 +28,7 @@ def two_cpus():
 def run(strategy, teacher, start, x, y, optimizer, epochs, cache=None):
     with strategy.scope():
         teacher_copy, student = copy_model(teacher), copy_model(start)
-        d = Distiller(student, teacher_copy, alpha=0.3, temperature=3.0, teacher_outputs=cache)
+        d = Distiller(teacher_copy, student, alpha=0.3, temperature=3.0, teacher_outputs=cache)
         d.compile(optimizer=optimizer(), metrics=["accuracy"])
     history = d.fit(x, y, batch_size=64, epochs=epochs, shuffle=False, verbose=0)
     return d, student.get_weights(), history.history

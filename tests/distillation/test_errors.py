@@ -79,11 +79,11 @@ def test_model_and_compile_errors():
     inputs = keras.Input((4,))
     two_heads = keras.Model(inputs, [keras.layers.Dense(3)(inputs), keras.layers.Dense(3)(inputs)])
     with pytest.raises(ValueError, match="has 2 outputs; the Distiller needs one logits output"):
-        Distiller(two_heads, teacher)
+        Distiller(teacher, two_heads)
     with pytest.raises(ValueError, match="`feature_weight` must be finite"):
-        Distiller(models.mlp(hidden=(2,), input_dim=4, num_classes=3), teacher,
+        Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3),
                   feature_weight=float("inf"))  # fmt: skip
-    d = Distiller(models.mlp(hidden=(2,), input_dim=4, num_classes=3), teacher)
+    d = Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3))
     with pytest.raises(TypeError, match="a Keras loss, a loss name or a callable"):
         d.compile(optimizer="sgd", loss=3)
 
@@ -100,12 +100,12 @@ def test_feature_pair_errors():
             return self.dense(inputs)
 
     with pytest.raises(ValueError, match="needs functional or Sequential student"):
-        Distiller(Sub(), teacher, feature_pairs=[("dense1", "dense")])
+        Distiller(teacher, Sub(), feature_pairs=[("dense1", "dense")])
     inputs = keras.Input((4,))
     shared = keras.layers.Dense(4, name="shared")
     twice = keras.Model(inputs, keras.layers.Dense(3)(shared(shared(inputs))))
     with pytest.raises(ValueError, match="called more than once"):
-        Distiller(twice, teacher, feature_pairs=[("dense1", "shared")])
+        Distiller(teacher, twice, feature_pairs=[("dense1", "shared")])
 
 
 def test_sample_weights_reach_losses_and_weighted_metrics():
@@ -116,7 +116,7 @@ def test_sample_weights_reach_losses_and_weighted_metrics():
     x = rng.random((6, 4)).astype(np.float32)
     y = np.array([0, 1, 2, -1, 1, 0])
     w = np.array([1.0, 0.0, 2.0, 1.0, 1.0, 0.5], np.float32)
-    d = Distiller(student, teacher, alpha=0.5)
+    d = Distiller(teacher, student, alpha=0.5)
     d.compile(optimizer="sgd", weighted_metrics=["accuracy"])
     got = d.evaluate(x, y, sample_weight=w, batch_size=6, verbose=0, return_dict=True)
     correct = (student.predict(x, verbose=0).argmax(-1) == y).astype(float)

@@ -8,7 +8,8 @@ the sentinel :data:`UNLABELED` (``-1``):
 * one-hot or probability labels, the shape of the logits: a row filled with ``-1``.
 
 Unlabelled samples get a zero weight in the hard-label (student) loss and the metrics, so
-they contribute only to the distillation loss. This module has no model code.
+they contribute only to the distillation loss. This module has no model code and imports no
+Keras (both engines use it; the Keras 3 engine has its own ``split_labels`` in ``keras.ops``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from tf_green._keras import tf
+import tensorflow as tf
 
 __all__ = ["UNLABELED", "check_label_array", "expand_to", "per_sample", "split_labels"]
 

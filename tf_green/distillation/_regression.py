@@ -8,9 +8,13 @@ blended target ``alpha * y + (1 - alpha) * t`` (:func:`~tf_green.distillation.lo
 blend_targets`). Arrays run the teacher once; a ``tf.data.Dataset`` runs it on every batch,
 so augmentation is fine.
 
+Engine-neutral: the models are read duck-typed and the Keras module is the teacher's own
+(:func:`tf_green._engine.keras_of`), so both engines share it; on Keras 3's JAX backend a
+``tf.data.Dataset`` cannot run the teacher inside its pipeline and is refused.
+
 Example:
-    >>> from tf_green._keras import keras
-    >>> teacher = keras.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+    >>> import keras
+    >>> teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     >>> teacher.compile("adam", "mse")
     >>> infer_task(teacher)
     'regression'
@@ -22,17 +26,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._input_checks import check_finite, loss_kind
-from tf_green._keras import keras, tf
-from tf_green.distillation.losses import blend_targets
+from tf_green._engine import engine_of, keras3_backend, keras_of
+from tf_green._engine.checks import check_finite, loss_kind
 
-__all__ = ["TASKS", "fit_regression", "infer_task"]
+__all__ = ["TASKS", "blend_targets", "fit_regression", "infer_task"]
 
 TASKS = ("auto", "classification", "regression")
 
 
-def _units(model: keras.Model) -> int | None:
+def _units(model: Any) -> int | None:
     try:
         shape = model.output_shape
     except (AttributeError, RuntimeError, ValueError):
@@ -40,7 +44,7 @@ def _units(model: keras.Model) -> int | None:
     return shape[-1] if isinstance(shape, tuple) else None
 
 
-def infer_task(teacher: keras.Model, task: str = "auto") -> str:
+def infer_task(teacher: Any, task: str = "auto") -> str:
     """``"regression"`` or ``"classification"``: what kind of outputs the teacher has.
 
     ``"auto"`` reads the teacher's compiled loss (a squared/absolute/Huber/log-cosh error
@@ -73,7 +77,7 @@ def infer_task(teacher: keras.Model, task: str = "auto") -> str:
             task = "regression"
         elif kind is None and units == 1:
             activation = getattr(teacher.layers[-1], "activation", None) if teacher.layers else None
-            linear = activation in (None, keras.activations.linear)
+            linear = activation is None or getattr(activation, "__name__", "") == "linear"
             task = "regression" if linear else "classification"
         else:
             task = "classification"
@@ -93,8 +97,8 @@ def _metrics(metrics: Sequence[Any] | None) -> list:
 
 
 def fit_regression(
-    teacher: keras.Model,
-    student: keras.Model,
+    teacher: Any,
+    student: Any,
     x: Any,
     y: Any,
     *,
@@ -109,7 +113,7 @@ def fit_regression(
     callbacks: list,
     shuffle: bool,
     verbose: Any,
-) -> keras.callbacks.History:
+) -> Any:
     """Train ``student`` (in place) on the blended regression target; see the module doc.
 
     ``loss`` defaults to the mean squared error (for which the blend is exact); the
@@ -130,7 +134,14 @@ def fit_regression(
         ...     verbose=0)  # doctest: +SKIP
     """
     units = _units(teacher)
+    keras = keras_of(student, "student")
     if isinstance(x, tf.data.Dataset):
+        if engine_of(teacher, "teacher") == "keras3" and keras3_backend() != "tensorflow":
+            raise ValueError(
+                "regression distillation from a tf.data.Dataset runs the teacher inside the "
+                f"pipeline, which Keras 3's {keras3_backend()!r} backend cannot do; pass arrays "
+                "(the teacher then runs once), or use the TensorFlow backend."
+            )
 
         def blend(*element):
             if len(element) == 1:
@@ -169,3 +180,36 @@ def fit_regression(
         shuffle=shuffle,
         sample_weight=sample_weight,
     )
+
+
+def blend_targets(labels: Any, teacher_outputs: Any, alpha: float) -> Any:
+    """The regression-distillation target ``alpha * labels + (1 - alpha) * teacher_outputs``.
+
+    For a regression model the student matches the teacher's outputs with a squared error
+    (there is no class distribution to soften, so no temperature). The distillation
+    objective ``alpha * (s - y)**2 + (1 - alpha) * (s - t)**2`` equals
+    ``(s - (alpha * y + (1 - alpha) * t))**2 + alpha * (1 - alpha) * (y - t)**2``, whose
+    second term does not depend on the student: training the student with the mean
+    squared error to this blended target gives exactly the same gradients. With no labels
+    the target is the teacher's output.
+
+    Args:
+        labels: Targets, shape of ``teacher_outputs`` (or without its trailing axis of 1),
+            or None for pure distillation.
+        teacher_outputs: The teacher's outputs (numpy or tensors), ``(batch, ...)``.
+        alpha: Weight in [0, 1] of the labels.
+
+    Returns:
+        The blended target, float32, shaped like ``teacher_outputs``.
+
+    Example:
+        >>> import numpy as np
+        >>> blend_targets(np.array([1.0, 3.0]), np.array([[0.0], [1.0]]), 0.5).tolist()
+        [[0.5], [2.0]]
+    """
+    teacher = tf.cast(teacher_outputs, tf.float32)
+    if labels is None:
+        return teacher if isinstance(teacher_outputs, tf.Tensor) else teacher.numpy()
+    labels = tf.reshape(tf.cast(labels, tf.float32), tf.shape(teacher))
+    blended = alpha * labels + (1.0 - alpha) * teacher
+    return blended if isinstance(teacher_outputs, tf.Tensor) else blended.numpy()

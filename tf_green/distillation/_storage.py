@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-
-from tf_green._keras import tf
+import tensorflow as tf
 
 __all__ = ["check_target_directory", "dataset", "disk_bytes", "load", "write"]
 

@@ -42,7 +42,7 @@ def _clone(student: keras.Model) -> keras.Model:
         raise TypeError(
             f"distill() trains a copy of `student` so the caller's model is unchanged, and "
             f"{student.name!r} cannot be cloned with its weights (subclassed models cannot). "
-            "Train it in place with Distiller(student, teacher) instead."
+            "Train it in place with Distiller(teacher, student) instead."
         ) from error
     return clone
 
@@ -190,8 +190,8 @@ def distill(
     try:
         copy = _clone(student)
         distiller = Distiller(
-            copy,
             teacher,
+            copy,
             alpha=alpha,
             temperature=temperature,
             feature_pairs=feature_pairs,

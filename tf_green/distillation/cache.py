@@ -17,6 +17,10 @@ logits of a language model), only the ``top_k`` logits and their ids per positio
 refuses, before computing anything, to exceed ``max_memory_bytes``; with ``directory=`` it
 lives on disk as tf.data shards and streams during training, for data larger than memory.
 
+Engine-neutral: the teacher is a tf_keras or a Keras 3 model (TensorFlow or JAX backend);
+only its forward pass differs (a ``tf.function`` on TensorFlow, the model's compiled
+``predict_on_batch`` on JAX), and the one :class:`TeacherCache` serves both engines.
+
 Example:
     >>> from tf_green import models
     >>> teacher = models.mlp(hidden=(8,))
@@ -31,9 +35,10 @@ import os
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._input_checks import check_finite
-from tf_green._keras import keras, require_tf_keras_model, tf
+from tf_green._engine import engine_of, keras3_backend, require_keras3_backend
+from tf_green._engine.checks import check_finite
 from tf_green.distillation import _storage
 from tf_green.distillation._inputs import (
     INDICES,
@@ -69,13 +74,54 @@ def _check_options(dtype: Any, top_k: int | None, batch_size: int) -> str:
     return name
 
 
-def _output_shape(teacher: keras.Model, x: Any, input_shape: Any) -> tuple[int, ...]:
-    try:
-        shape = teacher.compute_output_shape(input_shape)
-        dims = tuple(tf.TensorShape(shape).as_list()[1:])
-    except Exception:  # subclassed models: one sample tells the shape
-        first = next(iter(input_batches(x, 1)))
-        dims = tuple(teacher(first, training=False).shape[1:])
+def _forward(teacher: Any, dtype: str, top_k: int | None, ids_dtype: str) -> Any:
+    """``batch -> ({key: numpy outputs}, numpy fingerprints)`` for the teacher's engine."""
+    if engine_of(teacher, "teacher") == "tf_keras" or keras3_backend() == "tensorflow":
+
+        @tf.function(reduce_retracing=True)
+        def graph(batch):
+            logits = teacher(batch, training=False)
+            if top_k is None:
+                outputs = {LOGITS: tf.cast(logits, dtype)}
+            else:
+                values, indices = tf.math.top_k(logits, k=int(top_k))
+                outputs = {VALUES: tf.cast(values, dtype), INDICES: tf.cast(indices, ids_dtype)}
+            return outputs, fingerprint(batch)
+
+        def run(batch):
+            outputs, found = graph(batch)
+            return {k: v.numpy() for k, v in outputs.items()}, found.numpy()
+
+        return run
+
+    def run_eager(batch):  # Keras 3 on JAX: the model's own jitted predict step
+        batch = tf.nest.map_structure(np.asarray, batch)
+        logits = np.asarray(teacher.predict_on_batch(batch), np.float32)
+        found = fingerprint(batch).numpy()
+        if top_k is None:
+            return {LOGITS: logits.astype(dtype)}, found
+        k = int(top_k)
+        indices = np.argpartition(-logits, k - 1, axis=-1)[..., :k]
+        values = np.take_along_axis(logits, indices, -1)
+        order = np.argsort(-values, axis=-1, kind="stable")
+        indices = np.take_along_axis(indices, order, -1)
+        values = np.take_along_axis(values, order, -1)
+        return {VALUES: values.astype(dtype), INDICES: indices.astype(ids_dtype)}, found
+
+    return run_eager
+
+
+def _output_shape(teacher: Any, x: Any, input_shape: Any) -> tuple[int, ...]:
+    dims = None
+    if engine_of(teacher, "teacher") == "tf_keras":
+        try:
+            shape = teacher.compute_output_shape(input_shape)
+            dims = tuple(tf.TensorShape(shape).as_list()[1:])
+        except Exception:  # subclassed models: one sample tells the shape
+            dims = None
+    if dims is None:  # Keras 3 (any backend) or subclassed: one sample tells the shape
+        first = tf.nest.map_structure(np.asarray, next(iter(input_batches(x, 1))))
+        dims = tuple(np.shape(teacher.predict_on_batch(first))[1:])
     if not dims or any(d is None for d in dims):
         raise ValueError(
             f"the teacher's output shape per sample {dims} is not fully known; the cache "
@@ -85,7 +131,7 @@ def _output_shape(teacher: keras.Model, x: Any, input_shape: Any) -> tuple[int, 
 
 
 def cache_teacher(
-    teacher: keras.Model,
+    teacher: Any,
     x: Any,
     *,
     batch_size: int = 256,
@@ -102,7 +148,7 @@ def cache_teacher(
     epochs (random augmentation, random crops, re-tokenization): use the live teacher.
 
     Args:
-        teacher: The trained teacher (a ``tf_keras`` model that outputs logits).
+        teacher: The trained teacher that outputs logits: a tf_keras or a Keras 3 model.
         x: Inputs as arrays (or a dict of arrays), or a finite ``tf.data.Dataset`` of ``x``
             or ``(x, y[, sample_weight])`` batches in a fixed order (no random
             augmentation, no reshuffling).
@@ -121,7 +167,7 @@ def cache_teacher(
         A :class:`TeacherCache`.
 
     Raises:
-        TypeError: If ``teacher`` is not a tf_keras model (a Keras 3 model included).
+        TypeError: If ``teacher`` is not a Keras model (tf_keras or Keras 3).
         ValueError: On a bad option, an empty or infinite dataset, NaN/inf in array ``x``
             (the first bad index named), an output shape that is not fixed, or a cache
             over ``max_memory_bytes`` (raised before the teacher runs, with the size and
@@ -135,7 +181,8 @@ def cache_teacher(
         >>> cache.numpy()["indices"].shape, cache.bytes_per_sample
         ((4, 6, 5), 124)
     """
-    teacher = require_tf_keras_model(teacher, "teacher", call="tg.distillation.cache_teacher")
+    if engine_of(teacher, "teacher") == "keras3":
+        require_keras3_backend("teacher")
     dtype = _check_options(dtype, top_k, batch_size)
     if isinstance(x, tf.data.Dataset):
         if x.cardinality() == tf.data.INFINITE_CARDINALITY:
@@ -167,16 +214,7 @@ def cache_teacher(
         )
 
     ids_dtype = index_dtype(sample_shape[-1])
-
-    @tf.function(reduce_retracing=True)
-    def forward(batch):
-        logits = teacher(batch, training=False)
-        if top_k is None:
-            outputs = {LOGITS: tf.cast(logits, dtype)}
-        else:
-            values, indices = tf.math.top_k(logits, k=int(top_k))
-            outputs = {VALUES: tf.cast(values, dtype), INDICES: tf.cast(indices, ids_dtype)}
-        return outputs, fingerprint(batch)
+    forward = _forward(teacher, dtype, top_k, ids_dtype)
 
     fingerprints = np.empty(count, np.float32)
     kept = sample_shape if top_k is None else (*sample_shape[:-1], int(top_k))
@@ -186,7 +224,7 @@ def cache_teacher(
         start = 0
         for batch in input_batches(x, batch_size):
             outputs, found = forward(batch)
-            rows = int(found.shape[0])
+            rows = len(found)
             if start + rows > count:
                 raise ValueError("`x` yielded more samples than when it was counted.")
             for key, value in outputs.items():
@@ -196,8 +234,8 @@ def cache_teacher(
                         f"{tuple(value.shape[1:])}, not {expected[key]}; the cache needs one "
                         "fixed shape per sample (pad or crop sequences to one length)."
                     )
-            fingerprints[start : start + rows] = found.numpy()
-            yield start, {k: v.numpy() for k, v in outputs.items()}
+            fingerprints[start : start + rows] = found
+            yield start, outputs
             start += rows
         if start != count:
             raise ValueError(f"`x` yielded {start} samples, {count} when it was counted.")

@@ -4,7 +4,7 @@ Example:
     >>> from tf_green import datasets, models
     >>> (x, y), _ = datasets.digits()
     >>> teacher = models.cnn(width=8)  # normally a trained model
-    >>> distiller = Distiller(models.cnn(width=2), teacher, alpha=0.1, temperature=4.0)
+    >>> distiller = Distiller(teacher, models.cnn(width=2), alpha=0.1, temperature=4.0)
     >>> distiller.compile(optimizer="adam", metrics=["accuracy"])
     >>> history = distiller.fit(x, y, epochs=1, verbose=0)
     >>> sorted(history.history)
@@ -17,6 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from tf_green._input_checks import StopOnNonFiniteLoss
 from tf_green._keras import keras, require_tf_keras_model, tf
 from tf_green.distillation import losses as kd_losses
 from tf_green.distillation._checks import (
@@ -62,9 +63,15 @@ class Distiller(keras.Model):
     (``teacher_outputs``) is data, not configuration: it is not saved. For deployment save
     the student alone: ``distiller.student.save("student.keras")``.
 
+    Argument order: ``Distiller(teacher, student, ...)``, as ``keras.distillation`` and
+    :func:`~tf_green.distillation.distill` have it (earlier versions took
+    ``(student, teacher)``); pass them by keyword to be explicit. A pair that looks swapped
+    (a teacher with fewer parameters than the student, or an untrained teacher beside a
+    trained student) gets a ``UserWarning``.
+
     Args:
-        student: The model to train (outputs logits); ``distiller.student`` is this object.
         teacher: The trained teacher (outputs logits of the same shape).
+        student: The model to train (outputs logits); ``distiller.student`` is this object.
         alpha: Weight in [0, 1] of the hard-label loss; ``1 - alpha`` weighs distillation.
         temperature: Softmax temperature ``T`` > 0 of the soft targets.
         feature_pairs: ``[(teacher_layer_name, student_layer_name), ...]`` intermediate
@@ -88,15 +95,15 @@ class Distiller(keras.Model):
     Example:
         >>> from tf_green import models
         >>> teacher, student = models.cnn(width=8), models.cnn(width=2)
-        >>> distiller = Distiller(student, teacher, feature_pairs=[("conv2", "conv2")])
+        >>> distiller = Distiller(teacher, student, feature_pairs=[("conv2", "conv2")])
         >>> distiller.student is student, teacher.trainable
         (True, False)
     """
 
     def __init__(
         self,
-        student: keras.Model,
         teacher: keras.Model,
+        student: keras.Model,
         *,
         alpha: float = 0.1,
         temperature: float = 4.0,
@@ -106,8 +113,8 @@ class Distiller(keras.Model):
         name: str = "distiller",
         **kwargs: Any,
     ) -> None:
-        student = require_tf_keras_model(student, "student", call="tg.Distiller")
         teacher = require_tf_keras_model(teacher, "teacher", call="tg.Distiller")
+        student = require_tf_keras_model(student, "student", call="tg.Distiller")
         if student is teacher:
             raise ValueError("`student` and `teacher` are the same model; pass two models.")
         alpha = check_fraction(alpha, "alpha")
@@ -119,7 +126,7 @@ class Distiller(keras.Model):
             check_same_shape(teacher_shape, student_shape, "teacher and student output shapes")
         pairs = check_feature_pairs(student, teacher, feature_pairs)
         check_cache(teacher_outputs, student_shape, pairs)
-        warn_if_swapped(student, teacher)
+        warn_if_swapped(teacher, student, "tg.Distiller")
 
         super().__init__(name=name, **kwargs)
         self.student = student
@@ -177,7 +184,7 @@ class Distiller(keras.Model):
 
         Example:
             >>> from tf_green import models
-            >>> d = Distiller(models.cnn(width=2), models.cnn(width=4))
+            >>> d = Distiller(models.cnn(width=4), models.cnn(width=2))
             >>> d.compile(optimizer="adam", metrics=["accuracy"])
         """
         if kwargs.get("loss_weights") is not None:
@@ -328,6 +335,10 @@ class Distiller(keras.Model):
         Returns:
             The Keras ``History``.
 
+        Training stops with :class:`tf_green._engine.checks.NonFiniteLossError` (a
+        ``ValueError``) when the loss becomes NaN or inf (a ``StopOnNonFiniteLoss``
+        callback is added unless ``callbacks`` has one).
+
         Raises:
             ValueError: If array labels are outside ``[0, classes)`` and not ``-1``, if the
                 cache does not match ``x`` (length or order), or ``validation_split`` is
@@ -336,7 +347,7 @@ class Distiller(keras.Model):
         Example:
             >>> import numpy as np
             >>> from tf_green import models
-            >>> d = Distiller(models.mlp(hidden=(4,)), models.mlp(hidden=(8,)))
+            >>> d = Distiller(teacher=models.mlp(hidden=(8,)), student=models.mlp(hidden=(4,)))
             >>> d.compile(optimizer="adam")
             >>> h = d.fit(np.zeros((4, 64)), np.array([0, 1, -1, 2]), epochs=1, verbose=0)
         """
@@ -351,6 +362,9 @@ class Distiller(keras.Model):
                 )
             x = cache.zip(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle)
             y = sample_weight = batch_size = None
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
+            callbacks.insert(0, StopOnNonFiniteLoss())
         return super().fit(
             x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
             shuffle, class_weight, sample_weight, **kwargs,
@@ -397,4 +411,4 @@ class Distiller(keras.Model):
         config = dict(config)
         student = keras.layers.deserialize(config.pop("student"), custom_objects)
         teacher = keras.layers.deserialize(config.pop("teacher"), custom_objects)
-        return cls(student, teacher, **config)
+        return cls(teacher=teacher, student=student, **config)  # named: old files load too

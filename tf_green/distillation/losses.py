@@ -1,4 +1,4 @@
-"""Distillation losses: temperature-scaled KL, feature MSE, regression blended targets.
+"""Distillation losses (tf_keras engine): temperature-scaled KL, feature MSE, blended targets.
 
 The soft-target loss of Hinton et al. (2015) is
 
@@ -18,9 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from tf_green._keras import keras, tf
+from tf_green.distillation._common import check_temperature
+from tf_green.distillation._regression import blend_targets
 
 __all__ = [
     "DistillationLoss",
@@ -30,34 +30,6 @@ __all__ = [
     "kl_divergence",
     "top_k_kl_divergence",
 ]
-
-
-def check_temperature(temperature: float) -> float:
-    """Return ``temperature`` as a float if it is finite and > 0.
-
-    Args:
-        temperature: The softmax temperature.
-
-    Returns:
-        ``float(temperature)``.
-
-    Raises:
-        ValueError: If ``temperature`` is not a finite number > 0.
-
-    Example:
-        >>> check_temperature(4)
-        4.0
-    """
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.") from None
-    if not value > 0.0 or value == float("inf"):
-        raise ValueError(
-            f"`temperature` must be a finite number > 0, got {temperature!r}. Typical values "
-            "are 1 to 10; see the distillation guide for choosing it."
-        )
-    return value
 
 
 def kl_divergence(
@@ -152,39 +124,6 @@ def feature_loss(teacher_features: tf.Tensor, student_features: tf.Tensor) -> tf
     squared = tf.math.squared_difference(tf.cast(student_features, tf.float32), teacher)
     rank = squared.shape.rank
     return tf.reduce_mean(squared, axis=list(range(1, rank))) if rank > 1 else squared
-
-
-def blend_targets(labels: Any, teacher_outputs: Any, alpha: float) -> Any:
-    """The regression-distillation target ``alpha * labels + (1 - alpha) * teacher_outputs``.
-
-    For a regression model the student matches the teacher's outputs with a squared error
-    (there is no class distribution to soften, so no temperature). The distillation
-    objective ``alpha * (s - y)**2 + (1 - alpha) * (s - t)**2`` equals
-    ``(s - (alpha * y + (1 - alpha) * t))**2 + alpha * (1 - alpha) * (y - t)**2``, whose
-    second term does not depend on the student: training the student with the mean
-    squared error to this blended target gives exactly the same gradients. With no labels
-    the target is the teacher's output.
-
-    Args:
-        labels: Targets, shape of ``teacher_outputs`` (or without its trailing axis of 1),
-            or None for pure distillation.
-        teacher_outputs: The teacher's outputs (numpy or tensors), ``(batch, ...)``.
-        alpha: Weight in [0, 1] of the labels.
-
-    Returns:
-        The blended target, float32, shaped like ``teacher_outputs``.
-
-    Example:
-        >>> import numpy as np
-        >>> blend_targets(np.array([1.0, 3.0]), np.array([[0.0], [1.0]]), 0.5).tolist()
-        [[0.5], [2.0]]
-    """
-    teacher = tf.cast(teacher_outputs, tf.float32)
-    if labels is None:
-        return teacher if isinstance(teacher_outputs, tf.Tensor) else teacher.numpy()
-    labels = tf.reshape(tf.cast(labels, tf.float32), tf.shape(teacher))
-    blended = alpha * labels + (1.0 - alpha) * teacher
-    return blended if isinstance(teacher_outputs, tf.Tensor) else blended.numpy()
 
 
 @keras.utils.register_keras_serializable(package="tf_green")

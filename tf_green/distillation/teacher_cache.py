@@ -3,7 +3,8 @@
 A :class:`TeacherCache` holds the teacher's logits (or top-k logits and their class ids)
 for every sample of a fixed data set, in memory or on disk, plus a 4-byte fingerprint of
 each input so it can check that it is paired with the data it was computed on.
-:func:`~tf_green.distillation.cache_teacher` creates one.
+:func:`~tf_green.distillation.cache_teacher` creates one. Engine-neutral: the same cache
+serves tf_keras and Keras 3 Distillers (it imports no Keras).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._input_checks import check_finite
-from tf_green._keras import keras, tf
+from tf_green._engine.checks import check_finite
+from tf_green._engine.data import split_element
 from tf_green.distillation import _storage
 from tf_green.distillation._inputs import (
     INDICES,
@@ -313,7 +315,7 @@ class TeacherCache:
         )
 
         def pack(element, target):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(element)
+            x, y, sample_weight = split_element(element)
             found = fingerprint(tf.nest.map_structure(lambda a: a[tf.newaxis], x))[0]
             check = tf.debugging.assert_near(
                 found, target["fingerprint"], rtol=1e-4, atol=1e-3, message=message
