@@ -82,3 +82,85 @@ def test_compile_classifier_compiles_for_logits():
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
     history = model.fit(np.zeros((4, 8, 8, 1)), np.arange(4), epochs=1, verbose=0)
     assert set(history.history) == {"loss", "accuracy"}
+
+
+# --- engine="keras3": the same architectures with Keras 3 --------------------------------
+
+_KERAS3_SCRIPT = r"""
+import sys, numpy as np, tempfile, os
+import keras
+from tf_green import models
+lm = models.tiny_lm(20, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3")
+if keras.backend.backend() == "tensorflow":  # JAX compiles each initializer: keep it short
+    cnn = models.compile_classifier(models.cnn(width=2, engine="keras3"))
+    cnn.fit(np.zeros((4, 8, 8, 1), "float32"), np.arange(4), epochs=1, verbose=0)
+    assert models.mlp(hidden=(4,), engine="keras3").count_params() == 4 * 64 + 4 + 5 * 10
+fixed = models.with_fixed_length(lm)
+tokens = (np.arange(12, dtype="int32").reshape(2, 6) % 20)
+path = os.path.join(tempfile.mkdtemp(), "lm.keras")
+lm.save(path)
+loaded = keras.saving.load_model(path)
+np.testing.assert_allclose(np.asarray(lm(tokens)), np.asarray(loaded(tokens)), atol=1e-5)
+assert type(loaded.get_layer("position_embedding")).__name__ == "PositionEmbedding"
+assert fixed.input_shape == (None, 6)
+leaked = sorted(m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules)
+print("BACKEND", keras.backend.backend(), "LEAKED", leaked)
+"""
+
+
+def test_keras3_builds_train_save_and_load_without_tf_keras():
+    # TensorFlow backend here; the in-process keras3 tests below also run under
+    # KERAS_BACKEND=jax (JAX compiles every initializer: a JAX subprocess costs ~50 s).
+    backend = "tensorflow"
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _KERAS3_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"BACKEND {backend} LEAKED []" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs"),
+    [
+        (models.cnn, {"width": 16}),
+        (models.mlp, {"dropout": 0.1}),
+        (models.tiny_lm, {"vocab_size": 30, "d_model": 16, "num_layers": 2, "num_heads": 2}),
+    ],
+)
+def test_keras3_engine_builds_the_same_architecture(factory, kwargs):
+    import keras as keras3
+
+    old, new = factory(**kwargs), factory(**kwargs, engine="keras3")
+    assert isinstance(new, keras3.Model) and isinstance(old, keras.Model)
+    assert [layer.name for layer in new.layers] == [layer.name for layer in old.layers]
+    assert [w.shape for w in new.get_weights()] == [w.shape for w in old.get_weights()]
+    assert new.count_params() == old.count_params()
+    assert new.name == old.name
+
+
+def test_keras3_tiny_lm_computes_what_the_tf_keras_one_does():
+    old = models.tiny_lm(vocab_size=30, d_model=16, num_layers=2, num_heads=2, seq_len=12)
+    new = models.tiny_lm(30, 16, 2, 2, seq_len=12, engine="keras3")
+    new.set_weights(old.get_weights())
+    tokens = np.random.default_rng(1).integers(0, 30, size=(2, 12)).astype(np.int32)
+    np.testing.assert_allclose(np.asarray(new(tokens)), old(tokens).numpy(), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(new(tokens[:, :5])), old(tokens[:, :5]), atol=1e-4)
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="max_length"):
+        new(np.zeros((1, 13), np.int32))
+    layer = models.position_embedding_class("keras3")
+    assert isinstance(new.get_layer("position_embedding"), layer)
+
+
+def test_engine_arguments_are_checked():
+    with pytest.raises(ValueError, match="`engine` must be"):
+        models.cnn(width=2, engine="torch")
+    with pytest.raises(ValueError, match="is a tf_keras model"):
+        models.compile_classifier(models.cnn(width=2), engine="keras3")
+    with pytest.raises(ValueError, match="`engine` must be"):
+        models.with_fixed_length(models.mlp(), seq_len=3, engine="keras2")

@@ -29,7 +29,7 @@ __all__ = ["engine_of", "keras_of", "register_tf_keras_classes", "tf_keras"]
 _REGISTERING_MODULES = (
     "tf_green.distillation.distiller",
     "tf_green.distillation.losses",
-    "tf_green.models",
+    "tf_green._models_tf_keras",
     "tf_green.pruning.sparsity_callbacks",
     "tf_green.pruning.wrapper",
 )

@@ -1,8 +1,11 @@
-"""Small reference architectures (tf_keras) for the demo, tests, notebooks and benchmarks.
+"""Small reference architectures for the demo, tests, notebooks and benchmarks, either Keras.
 
 Each function returns a new, uncompiled functional model built only from standard Keras
-layers (plus :class:`PositionEmbedding` in :func:`tiny_lm`), so TFMOT can prune it and the
-TFLite converter can export it.
+layers (plus :class:`PositionEmbedding` in :func:`tiny_lm`), so it can be pruned and exported
+to TFLite. ``engine="tf_keras"`` (the default, for now) builds it with tf_keras (Keras 2,
+what TFMOT needs); ``engine="keras3"`` builds the same architecture (same layer names, same
+parameter counts) with Keras 3 on its TensorFlow or JAX backend, importing neither tf_keras
+nor TFMOT. The tf_keras side loads only when a tf_keras model is asked for.
 
 Parameter counts (8x8x1 digits, 10 classes):
 
@@ -17,19 +20,83 @@ call                       params      use
 ``tiny_lm(104, 32, 2, 2)``   ~35k      SLM student
 =========================  ==========  =========================================
 
+:func:`tiny_lm` models also decode incrementally with a key/value cache
+(:mod:`tf_green.lm_cache`), which :func:`tf_green.generate` uses.
+
 Example:
     >>> from tf_green import models
     >>> models.cnn(width=16).count_params()
+    6090
+    >>> models.cnn(width=16, engine="keras3").count_params()
     6090
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import Any
 
-from tf_green._keras import keras, tf
+from tf_green._engine import engine_of, keras_named, require_keras3_backend
+from tf_green._model_builders import build_cnn, build_fixed_length, build_mlp, build_tiny_lm
 
-__all__ = ["PositionEmbedding", "cnn", "compile_classifier", "mlp", "tiny_lm", "with_fixed_length"]
+__all__ = [  # noqa: F822 (PositionEmbedding loads on first access, see __getattr__)
+    "ENGINES",
+    "PositionEmbedding",
+    "cnn",
+    "compile_classifier",
+    "mlp",
+    "position_embedding_class",
+    "tiny_lm",
+    "with_fixed_length",
+]
+
+ENGINES = ("tf_keras", "keras3")
+
+# The module holding each engine's PositionEmbedding (imported on first use).
+_LAYER_MODULES = {"tf_keras": "tf_green._models_tf_keras", "keras3": "tf_green._models_keras3"}
+
+
+def __getattr__(name: str) -> Any:
+    """``PositionEmbedding`` is the tf_keras layer (the default engine), loaded on first use."""
+    if name == "PositionEmbedding":
+        return position_embedding_class("tf_keras")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def position_embedding_class(engine: str = "tf_keras") -> type:
+    """The ``PositionEmbedding`` layer class of an engine.
+
+    ``tg.models.PositionEmbedding`` is the tf_keras one; the Keras 3 one has the same
+    weight, config and arithmetic, registered with Keras 3 as ``tf_green>PositionEmbedding``.
+
+    Args:
+        engine: ``"tf_keras"`` or ``"keras3"``.
+
+    Returns:
+        The layer class.
+
+    Raises:
+        ValueError: For another engine name.
+
+    Example:
+        >>> position_embedding_class("keras3").__module__
+        'tf_green._models_keras3'
+    """
+    _keras(engine)
+    return importlib.import_module(_LAYER_MODULES[engine]).PositionEmbedding
+
+
+def _keras(engine: str) -> Any:
+    """The Keras module of ``engine`` (checking Keras 3's backend), or a ValueError."""
+    if engine not in ENGINES:
+        raise ValueError(f"`engine` must be 'tf_keras' or 'keras3', got {engine!r}.")
+    keras = keras_named(engine)
+    if engine == "keras3":
+        require_keras3_backend("engine")
+    else:  # register tf_green's tf_keras classes, as importing this module used to
+        importlib.import_module(_LAYER_MODULES["tf_keras"])
+    return keras
 
 
 def cnn(
@@ -37,41 +104,36 @@ def cnn(
     input_shape: tuple[int, ...] = (8, 8, 1),
     num_classes: int = 10,
     name: str | None = None,
-) -> keras.Model:
+    *,
+    engine: str = "tf_keras",
+) -> Any:
     """The keras.io knowledge-distillation CNN, sized by ``width``; outputs logits.
 
     Conv(width, 3x3, stride 2) -> MaxPool(2x2, stride 1) -> Conv(2 x width, 3x3,
     stride 2) -> Flatten -> Dense(num_classes). ReLU activations, so every layer is
-    supported by TFMOT pruning, quantization-aware training and full-INT8 TFLite.
+    supported by pruning, quantization-aware training and full-INT8 TFLite.
 
     Args:
         width: Filters of the first convolution (the second has twice as many), >= 1.
         input_shape: Image shape (height, width, channels).
         num_classes: Number of output logits.
         name: Model name; defaults to ``cnn_<width>``.
+        engine: ``"tf_keras"`` (default) or ``"keras3"``.
 
     Returns:
-        An uncompiled ``tf_keras`` functional model mapping images to logits.
+        An uncompiled functional model of ``engine`` mapping images to logits.
 
     Raises:
-        ValueError: If ``width`` or ``num_classes`` is < 1.
+        ValueError: If ``width`` or ``num_classes`` is < 1, or on an unknown ``engine``.
 
     Example:
         >>> cnn(width=256).count_params()
         1203210
     """
     _check_positive(width=width, num_classes=num_classes)
-    inputs = keras.Input(shape=input_shape, name="image")
-    h = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name="conv1")(
-        inputs
-    )
-    h = keras.layers.MaxPooling2D(2, strides=1, padding="same", name="pool")(h)
-    h = keras.layers.Conv2D(
-        2 * width, 3, strides=2, padding="same", activation="relu", name="conv2"
-    )(h)
-    h = keras.layers.Flatten(name="flatten")(h)
-    outputs = keras.layers.Dense(num_classes, name="logits")(h)
-    return keras.Model(inputs, outputs, name=name or f"cnn_{width}")
+    keras = _keras(engine)
+    name = name or f"cnn_{width}"
+    return build_cnn(keras, int(width), tuple(input_shape), int(num_classes), name)
 
 
 def mlp(
@@ -80,7 +142,9 @@ def mlp(
     num_classes: int = 10,
     dropout: float = 0.0,
     name: str = "mlp",
-) -> keras.Model:
+    *,
+    engine: str = "tf_keras",
+) -> Any:
     """A multi-layer perceptron on flat inputs; outputs logits.
 
     Args:
@@ -89,12 +153,13 @@ def mlp(
         num_classes: Number of output logits.
         dropout: Dropout rate after each hidden layer, in [0, 1).
         name: Model name.
+        engine: ``"tf_keras"`` (default) or ``"keras3"``.
 
     Returns:
-        An uncompiled ``tf_keras`` functional model.
+        An uncompiled functional model of ``engine``.
 
     Raises:
-        ValueError: On a non-positive size or a dropout outside [0, 1).
+        ValueError: On a non-positive size, a dropout outside [0, 1) or an unknown ``engine``.
 
     Example:
         >>> mlp().count_params()
@@ -103,76 +168,8 @@ def mlp(
     _check_positive(input_dim=input_dim, num_classes=num_classes, **{"hidden": min(hidden or [1])})
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-    inputs = keras.Input(shape=(input_dim,), name="features")
-    h = inputs
-    for i, units in enumerate(hidden):
-        h = keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}")(h)
-        if dropout:
-            h = keras.layers.Dropout(dropout, name=f"dropout{i + 1}")(h)
-    outputs = keras.layers.Dense(num_classes, name="logits")(h)
-    return keras.Model(inputs, outputs, name=name)
-
-
-@keras.utils.register_keras_serializable(package="tf_green")
-class PositionEmbedding(keras.layers.Layer):
-    """Adds a learned position vector to each step of a (batch, time, features) input.
-
-    Args:
-        max_length: The longest sequence the layer supports.
-        initializer: Initializer of the (max_length, features) position table.
-        **kwargs: Standard layer arguments (``name``, ``dtype`` ...).
-
-    Raises:
-        ValueError: At call time (eagerly) or as an ``InvalidArgumentError`` (in graphs),
-            if the input is longer than ``max_length``.
-
-    Example:
-        >>> layer = PositionEmbedding(max_length=8)
-        >>> layer(tf.zeros((2, 5, 4))).shape.as_list()
-        [2, 5, 4]
-    """
-
-    def __init__(self, max_length: int, initializer: str = "glorot_uniform", **kwargs) -> None:
-        super().__init__(**kwargs)
-        if int(max_length) < 1:
-            raise ValueError(f"`max_length` must be >= 1, got {max_length}.")
-        self.max_length = int(max_length)
-        self.initializer = keras.initializers.get(initializer)
-
-    def build(self, input_shape: tf.TensorShape) -> None:
-        """Create the position table."""
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=(self.max_length, int(input_shape[-1])),
-            initializer=self.initializer,
-            trainable=True,
-        )
-        super().build(input_shape)
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        """Add the positions ``0 .. length - 1`` to ``inputs``."""
-        length = tf.shape(inputs)[-2]
-        static = inputs.shape[-2]
-        if static is not None and static > self.max_length:
-            raise ValueError(
-                f"layer {self.name!r}: sequence length {static} exceeds max_length "
-                f"{self.max_length}; build the model with a larger seq_len or crop the input."
-            )
-        message = f"layer {self.name}: sequence longer than max_length {self.max_length}"
-        with tf.control_dependencies(
-            [tf.debugging.assert_less_equal(length, self.max_length, message=message)]
-        ):
-            positions = self.embeddings[:length]
-        return inputs + tf.cast(positions, inputs.dtype)
-
-    def get_config(self) -> dict:
-        """Return the layer's config, complete for ``from_config``."""
-        config = super().get_config()
-        config.update(
-            max_length=self.max_length,
-            initializer=keras.initializers.serialize(self.initializer),
-        )
-        return config
+    keras = _keras(engine)
+    return build_mlp(keras, tuple(hidden), int(input_dim), int(num_classes), dropout, name)
 
 
 def tiny_lm(
@@ -184,13 +181,17 @@ def tiny_lm(
     ff_multiplier: int = 4,
     dropout: float = 0.0,
     name: str | None = None,
-) -> keras.Model:
+    *,
+    engine: str = "tf_keras",
+) -> Any:
     """A small pre-norm causal transformer language model; outputs next-token logits.
 
     Embedding + :class:`PositionEmbedding` -> ``num_layers`` x [LayerNorm ->
     causal MultiHeadAttention -> Add; LayerNorm -> Dense(ff, gelu) -> Dense -> Add]
     -> LayerNorm -> Dense(vocab_size). Residuals are ``Add`` layers (not ``+``), so TFMOT
-    sees no TF-op layers. The input length is dynamic, up to ``seq_len``.
+    sees no TF-op layers. The input length is dynamic, up to ``seq_len``. The model also
+    decodes with a key/value cache (:func:`tf_green.lm_cache.cached_decoder`), sharing its
+    weights.
 
     Args:
         vocab_size: Number of tokens.
@@ -201,18 +202,21 @@ def tiny_lm(
         ff_multiplier: Width of the feed-forward layer as a multiple of ``d_model``.
         dropout: Dropout rate in attention and after each sub-layer, in [0, 1).
         name: Model name; defaults to ``tiny_lm_<d_model>x<num_layers>``.
+        engine: ``"tf_keras"`` (default) or ``"keras3"``.
 
     Returns:
         An uncompiled model mapping int token ids (batch, time) to logits
         (batch, time, vocab_size).
 
     Raises:
-        ValueError: On a non-positive size or ``d_model`` not divisible by ``num_heads``.
+        ValueError: On a non-positive size, ``d_model`` not divisible by ``num_heads`` or an
+            unknown ``engine``.
 
     Example:
+        >>> import numpy as np
         >>> model = tiny_lm(vocab_size=50, d_model=32, num_layers=1, num_heads=2, seq_len=16)
-        >>> model(tf.zeros((1, 10), tf.int32)).shape.as_list()
-        [1, 10, 50]
+        >>> tuple(model(np.zeros((1, 10), np.int32)).shape)
+        (1, 10, 50)
     """
     _check_positive(
         vocab_size=vocab_size,
@@ -226,30 +230,22 @@ def tiny_lm(
         raise ValueError(f"`d_model` ({d_model}) must be divisible by `num_heads` ({num_heads}).")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-    layers = keras.layers
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    h = layers.Embedding(vocab_size, d_model, name="token_embedding")(tokens)
-    h = PositionEmbedding(seq_len, name="position_embedding")(h)
-    for i in range(num_layers):
-        a = layers.LayerNormalization(epsilon=1e-5, name=f"block{i}_ln1")(h)
-        a = layers.MultiHeadAttention(
-            num_heads, d_model // num_heads, dropout=dropout, name=f"block{i}_attention"
-        )(a, a, use_causal_mask=True)
-        if dropout:
-            a = layers.Dropout(dropout, name=f"block{i}_dropout1")(a)
-        h = layers.Add(name=f"block{i}_add1")([h, a])
-        f = layers.LayerNormalization(epsilon=1e-5, name=f"block{i}_ln2")(h)
-        f = layers.Dense(ff_multiplier * d_model, activation="gelu", name=f"block{i}_ff1")(f)
-        f = layers.Dense(d_model, name=f"block{i}_ff2")(f)
-        if dropout:
-            f = layers.Dropout(dropout, name=f"block{i}_dropout2")(f)
-        h = layers.Add(name=f"block{i}_add2")([h, f])
-    h = layers.LayerNormalization(epsilon=1e-5, name="final_ln")(h)
-    logits = layers.Dense(vocab_size, name="logits")(h)
-    return keras.Model(tokens, logits, name=name or f"tiny_lm_{d_model}x{num_layers}")
+    keras = _keras(engine)
+    return build_tiny_lm(
+        keras,
+        position_embedding_class(engine),
+        vocab_size=int(vocab_size),
+        d_model=int(d_model),
+        num_layers=int(num_layers),
+        num_heads=int(num_heads),
+        seq_len=int(seq_len),
+        ff_multiplier=int(ff_multiplier),
+        dropout=float(dropout),
+        name=name or f"tiny_lm_{d_model}x{num_layers}",
+    )
 
 
-def with_fixed_length(model: keras.Model, seq_len: int | None = None) -> keras.Model:
+def with_fixed_length(model: Any, seq_len: int | None = None, *, engine: str | None = None) -> Any:
     """Wrap a dynamic-length LM in a model whose input has a static length.
 
     TFLite's XNNPACK delegate cannot resize a graph whose sequence length is dynamic, so
@@ -259,21 +255,27 @@ def with_fixed_length(model: keras.Model, seq_len: int | None = None) -> keras.M
     Args:
         model: A language model taking int ids (batch, time), e.g. from :func:`tiny_lm`.
         seq_len: The static length; defaults to the model's ``PositionEmbedding.max_length``.
+        engine: The engine to build the wrapper with; None (default) means ``model``'s own,
+            and any other value must match it.
 
     Returns:
         A functional model with input shape (None, seq_len) and the same outputs.
 
     Raises:
-        ValueError: If ``seq_len`` is not given and the model has no PositionEmbedding.
+        ValueError: If ``seq_len`` is not given and the model has no PositionEmbedding, or
+            ``engine`` is not ``model``'s engine.
 
     Example:
         >>> lm = tiny_lm(vocab_size=20, d_model=8, num_layers=1, num_heads=2, seq_len=16)
         >>> with_fixed_length(lm).input_shape
         (None, 16)
     """
+    keras = _keras(_model_engine(model, engine))
     if seq_len is None:
         lengths = [
-            layer.max_length for layer in model.layers if isinstance(layer, PositionEmbedding)
+            layer.max_length
+            for layer in model.layers
+            if type(layer).__name__ == "PositionEmbedding" and hasattr(layer, "max_length")
         ]
         if not lengths:
             raise ValueError(
@@ -281,34 +283,52 @@ def with_fixed_length(model: keras.Model, seq_len: int | None = None) -> keras.M
             )
         seq_len = lengths[0]
     _check_positive(seq_len=seq_len)
-    tokens = keras.Input(shape=(int(seq_len),), dtype="int32", name="tokens")
-    return keras.Model(tokens, model(tokens), name=f"{model.name}_fixed{seq_len}")
+    return build_fixed_length(keras, model, int(seq_len))
 
 
-def compile_classifier(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
+def compile_classifier(
+    model: Any, learning_rate: float = 3e-3, *, engine: str | None = None
+) -> Any:
     """Compile a logits model the way the reference models expect: Adam, sparse CE, accuracy.
 
     Every model in this module outputs logits (no softmax), so the loss is
     ``SparseCategoricalCrossentropy(from_logits=True)``; for :func:`tiny_lm` the accuracy is
-    next-token accuracy.
+    next-token accuracy. The optimizer and loss come from ``model``'s own Keras.
 
     Args:
         model: A model mapping inputs to logits.
         learning_rate: Adam's learning rate.
+        engine: None (default) for ``model``'s engine; any other value must match it.
 
     Returns:
         ``model``, compiled in place.
+
+    Raises:
+        ValueError: If ``engine`` is not ``model``'s engine.
 
     Example:
         >>> compile_classifier(cnn(width=4)).loss.get_config()["from_logits"]
         True
     """
+    keras = _keras(_model_engine(model, engine))
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     return model
+
+
+def _model_engine(model: Any, engine: str | None) -> str:
+    actual = engine_of(model)
+    if engine is not None and engine != actual:
+        if engine not in ENGINES:
+            raise ValueError(f"`engine` must be 'tf_keras' or 'keras3', got {engine!r}.")
+        raise ValueError(
+            f"`engine` is {engine!r} but `model` {model.name!r} is a {actual} model; "
+            "leave `engine` out (it follows the model) or build the model with that engine."
+        )
+    return actual
 
 
 def _check_positive(**values: int) -> None:
