@@ -256,15 +256,18 @@ def sparsity_report(*args: Any, **kwargs: Any) -> Any:
     return _dispatch("sparsity_report", args, kwargs)
 
 
-def shrink(model: Any, ratio: Any = 0.5, **kwargs: Any) -> Any:
+def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
     """Remove whole channels and units and rebuild a smaller Keras 3 model (structured pruning).
 
     See :func:`tf_green.pruning.structured.shrink`; tf_keras models are not supported yet.
 
     Args:
         model: A built Keras 3 Sequential or functional model; not changed.
-        ratio: The fraction of channels to remove, one number or ``{layer_name: ratio}``.
-        **kwargs: ``criterion=`` (``"l1"``, ``"l2"``, ``"bn"``) and ``exclude=``.
+        ratio: The fraction of channels to remove, one number or ``{layer_name: ratio}``
+            (0.5 when no ``macs=`` target is given).
+        *args: ``x, y`` (training data for fine-tuning between steps).
+        **kwargs: ``macs=``, ``steps=``, ``epochs=``, ``criterion=``, ``exclude=`` ... (see
+            :func:`tf_green.pruning.structured.shrink`).
 
     Returns:
         ``(smaller_model, report)``: the rebuilt model and a per-layer DataFrame.
@@ -289,7 +292,7 @@ def shrink(model: Any, ratio: Any = 0.5, **kwargs: Any) -> Any:
         )
     require_keras3_backend()
     structured = importlib.import_module("tf_green.pruning.structured")
-    return structured.shrink(model, ratio, **kwargs)
+    return structured.shrink(model, ratio, *args, **kwargs)
 
 
 def callbacks(log_dir: Any = None, *, model: Any = None) -> list[Any]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from tf_green.pruning.structured.graph import ChannelGraph, Group
 
-__all__ = ["CRITERIA", "channel_scores", "keep_indices"]
+__all__ = ["CRITERIA", "channel_scores", "keep_count", "keep_indices"]
 
 CRITERIA = ("l1", "l2", "bn")
 
@@ -104,15 +104,33 @@ def channel_scores(graph: ChannelGraph, group: Group, criterion: str = "l1") -> 
     return scores
 
 
-def keep_indices(scores: np.ndarray, ratio: float) -> np.ndarray:
+def keep_count(size: int, ratio: float, round_to: int = 1) -> int:
+    """Channels a group of ``size`` keeps when ``ratio`` of them are removed.
+
+    ``floor(ratio * size)`` go, at least one stays; with ``round_to`` > 1 the kept count is
+    rounded up to a multiple of it (never above ``size``), which suits SIMD kernels.
+
+    Example:
+        >>> keep_count(32, 0.3), keep_count(32, 0.3, round_to=8), keep_count(3, 0.99)
+        (23, 24, 1)
+    """
+    keep = max(1, size - int(np.floor(ratio * size + 1e-9)))
+    if round_to > 1:
+        keep = min(size, int(np.ceil(keep / round_to)) * round_to)
+    return keep
+
+
+def keep_indices(scores: np.ndarray, ratio: float, round_to: int = 1) -> np.ndarray:
     """The sorted indices of the channels kept when ``ratio`` of them are removed.
 
     ``floor(ratio * n)`` channels with the lowest scores go (ties: the later index goes);
-    at least one channel always stays because ``ratio < 1``.
+    at least one channel always stays because ``ratio < 1``. With ``round_to`` > 1 the
+    kept count is rounded up to a multiple of it (see :func:`keep_count`).
 
     Args:
         scores: One score per channel.
         ratio: The fraction to remove, in ``[0, 1)``.
+        round_to: Round the kept count up to a multiple of this.
 
     Returns:
         Sorted int64 indices of the kept channels.
@@ -125,8 +143,7 @@ def keep_indices(scores: np.ndarray, ratio: float) -> np.ndarray:
         [0, 2]
     """
     n = len(scores)
-    remove = int(np.floor(ratio * n + 1e-9))
-    if remove >= n:
+    if not 0.0 <= ratio < 1.0 or int(np.floor(ratio * n + 1e-9)) >= n:
         raise ValueError(f"a ratio of {ratio} would remove all {n} channels; use a ratio < 1.")
     order = np.argsort(-scores, kind="stable")
-    return np.sort(order[: n - remove]).astype(np.int64)
+    return np.sort(order[: keep_count(n, ratio, round_to)]).astype(np.int64)

@@ -11,76 +11,43 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tf_green._engine import engine_of
 from tf_green._engine.models import compile_like, is_compiled
-from tf_green.pruning.structured.graph import ChannelGraph, Group, analyse
-from tf_green.pruning.structured.importance import CRITERIA, channel_scores, keep_indices
-from tf_green.pruning.structured.rebuild import rebuild
+from tf_green.pruning.structured.graph import analyse
+from tf_green.pruning.structured.importance import CRITERIA
+from tf_green.pruning.structured.prune_once import prune_graph
 from tf_green.pruning.structured.report import shrink_report
+from tf_green.pruning.structured.stepwise import check_macs, positive_int, shrink_in_steps
+from tf_green.pruning.structured.targets import estimate_macs, ratio_for_macs
 
 __all__ = ["shrink"]
 
 
-def _check_ratio(ratio: Any, where: str) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{where} must be a number in [0, 1), got {type(ratio).__name__}.")
-    ratio = float(ratio)
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(
-            f"{where} is {ratio}: it must be in [0, 1) (the fraction of channels removed; "
-            "1 would remove every channel of a layer)."
-        )
-    return ratio
-
-
-def _why_not(group: Group) -> str:
-    if group.protected:
-        return f"its channels are kept because they reach {group.protected[0]}"
-    return "it has no output channels to remove"
-
-
-def _group_ratios(graph: ChannelGraph, ratio: Any) -> dict[int, tuple[float, Group]]:
-    """Group root -> (ratio, group) for every group to prune."""
-    if isinstance(ratio, Mapping):
-        by_layer = {name: _check_ratio(r, f"`ratio[{name!r}]`") for name, r in ratio.items()}
-        owner = {layer.name: group for group in graph.groups for layer in group.producers}
-        names = {layer.name for layer in graph.model.layers}
-        chosen: dict[int, tuple[float, Group]] = {}
-        for name, value in by_layer.items():
-            if name not in names:
-                raise ValueError(f"`ratio` names {name!r}, which is not a layer of the model.")
-            group = owner.get(name)
-            if group is None or not group.prunable:
-                why = _why_not(group) if group else "it has no filters or units of its own"
-                raise ValueError(
-                    f"`ratio` selects layer {name!r}, which cannot be pruned: {why}. Select "
-                    "Conv, Dense or SeparableConv layers whose channels stay inside the model."
-                )
-            previous = chosen.get(group.root)
-            if previous is not None and previous[0] != value:
-                others = [layer.name for layer in group.producers]
-                raise ValueError(
-                    f"`ratio` gives different ratios to layers {others} that share channels "
-                    "(joined by Add/Multiply/...), which must be pruned alike: give them one ratio."
-                )
-            chosen[group.root] = (value, group)
-        return chosen
-    value = _check_ratio(ratio, "`ratio`")
-    return {group.root: (value, group) for group in graph.groups if group.prunable}
-
-
 def shrink(
     model: Any,
-    ratio: float | Mapping[str, float] = 0.5,
+    ratio: float | Mapping[str, float] | None = None,
+    x: Any = None,
+    y: Any = None,
     *,
+    macs: float | None = None,
+    steps: int | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: Any = None,
+    callbacks: Sequence[Any] | None = None,
+    steps_per_epoch: int | None = None,
+    optimizer: Any = None,
+    loss: Any = None,
+    metrics: Any = None,
     criterion: str = "l1",
     exclude: tuple[str, ...] | list[str] = (),
+    round_to: int = 1,
+    verbose: Any = 0,
 ) -> tuple[Any, pd.DataFrame]:
     """Remove whole channels (Conv filters, Dense units) and rebuild a smaller Keras 3 model.
 
@@ -88,30 +55,57 @@ def shrink(
     ``Add``, a ``Concatenate``'s parts, the input channels of every consumer, a ``Dense``
     after ``Flatten``) are removed together, with the same indices. The model's inputs and
     outputs and the layers in ``exclude`` keep all their channels. The kept weights are
-    copied, not masked: the result does less arithmetic (see the report's MACs). Fine-tune
-    it afterwards to recover accuracy.
+    copied, not masked: the result does less arithmetic (see the report's MACs).
+
+    Two kinds of target: a ``ratio`` of channels removed from every prunable layer (or per
+    layer), or a global ``macs`` fraction to keep, reached with the one uniform ratio that
+    gets the model's multiply-accumulates to at most that fraction. With training data
+    ``x``/``y`` (as ``Model.fit`` takes them) the call prunes in ``steps`` towards the
+    target and fine-tunes ``epochs`` after each step (see
+    :func:`~tf_green.pruning.structured.stepwise.shrink_in_steps`); without data it prunes
+    once, and you fine-tune the result yourself.
 
     Args:
         model: A built Keras 3 Sequential or functional model; not changed.
         ratio: The fraction of channels to remove in ``[0, 1)``: one number for every
             prunable layer, or ``{layer_name: ratio}`` for chosen Conv/Dense layers (layers
-            joined by an ``Add`` share one ratio).
+            joined by an ``Add`` share one ratio). Default 0.5 when ``macs`` is not given.
+        x: Training inputs for fine-tuning between steps (arrays or a ``tf.data.Dataset``).
+        y: Training targets for array ``x``.
+        macs: Instead of ``ratio``: the fraction of the MACs to keep, in ``(0, 1]``.
+        steps: Pruning steps towards ``macs`` (default 3 with ``x``; 1 without).
+        epochs: Fine-tuning epochs after each step (with ``x``).
+        batch_size: Batch size for array inputs.
+        validation_data: ``(x_val, y_val)`` or a dataset, evaluated after each step.
+        callbacks: Keras 3 callbacks for each fine-tuning ``fit``.
+        steps_per_epoch: Batches per epoch, needed for an infinite dataset.
+        optimizer: Fine-tuning optimizer (a fresh copy per step); default ``model``'s.
+        loss: Fine-tuning loss; default ``model``'s.
+        metrics: Metrics; default ``model``'s.
         criterion: ``"l1"`` (filter L1 norm, summed over the group), ``"l2"`` or ``"bn"``
             (``|gamma|`` of the following BatchNormalization).
         exclude: Names of layers kept whole: their output channels *and* input channels
             (so the layers feeding them keep theirs too).
+        round_to: Round every kept channel count up to a multiple of this (e.g. 8 for
+            SIMD-friendly widths); 1 keeps exactly what the target asks.
+        verbose: Passed to ``fit``.
 
     Returns:
         ``(smaller_model, report)``: the new model (compiled like ``model`` with a fresh
-        optimizer if ``model`` was compiled) and a per-layer DataFrame (see
+        optimizer if ``model`` was compiled or ``optimizer``/``loss`` are given; trained
+        when ``x`` is given) and a DataFrame with one row per layer (see
         :func:`tf_green.pruning.structured.report.shrink_report`; totals in ``.attrs``).
+        With ``x`` the rows are indexed by ``(step, layer)``, one block per step, and
+        ``attrs["steps"]`` lists each step's ratio, MACs and metrics.
 
     Raises:
         TypeError: For a non-Keras 3 or subclassed model (use ``tg.prune`` there), or a
-            ratio that is not a number.
-        ValueError: For a ratio outside ``[0, 1)``, a selected layer that cannot be pruned,
-            a group that reaches a layer the analysis does not understand (naming it), an
-            unknown criterion or ``exclude`` name.
+            ratio or ``macs`` that is not a number.
+        ValueError: For a ratio outside ``[0, 1)`` or ``macs`` outside ``(0, 1]`` (or both
+            given), a MACs target the graph cannot reach (naming the lowest), a selected
+            layer that cannot be pruned, a group that reaches a layer the analysis does not
+            understand (naming it), an unknown criterion or ``exclude`` name, data ``fit``
+            would refuse, or fine-tuning an uncompiled model without ``optimizer``/``loss``.
 
     Example:
         >>> import keras
@@ -119,8 +113,8 @@ def shrink(
         >>> h = keras.layers.Conv2D(8, 3, padding="same")(x)
         >>> h = keras.layers.Add()([h, keras.layers.Conv2D(8, 1)(h)])
         >>> y = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
-        >>> small, report = shrink(keras.Model(x, y), ratio=0.5)
-        >>> report.attrs["macs_after"] < report.attrs["macs_before"]
+        >>> small, report = shrink(keras.Model(x, y), macs=0.5)
+        >>> report.attrs["macs_after"] <= 0.5 * report.attrs["macs_before"]
         True
     """
     if engine_of(model) != "keras3":
@@ -130,29 +124,29 @@ def shrink(
         )
     if criterion not in CRITERIA:
         raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
+    if ratio is not None and macs is not None:
+        raise ValueError("give `ratio` (channels removed) or `macs` (MACs kept), not both.")
+    if ratio is None and macs is None:
+        ratio = 0.5
+    if x is not None:
+        return shrink_in_steps(
+            model, x, y, macs=macs, ratio=ratio, steps=steps, epochs=epochs,
+            batch_size=batch_size, validation_data=validation_data, callbacks=callbacks,
+            steps_per_epoch=steps_per_epoch, optimizer=optimizer, loss=loss, metrics=metrics,
+            criterion=criterion, exclude=exclude, round_to=round_to, verbose=verbose,
+        )  # fmt: skip
+    if steps not in (None, 1) or validation_data is not None or callbacks:
+        raise ValueError(
+            "`steps`, `validation_data` and `callbacks` fine-tune between steps and need "
+            "training data: pass x (and y), or leave them out to prune once."
+        )
+    round_to = positive_int(round_to, "round_to")
     graph = analyse(model, exclude=tuple(exclude))
-    kept: dict[int, np.ndarray] = {}
-    for root, (value, group) in _group_ratios(graph, ratio).items():
-        if value == 0.0:
-            continue
-        if group.blocked:
-            raise ValueError(
-                f"cannot prune the channels of {[layer.name for layer in group.producers]}: "
-                f"they reach {group.blocked[0]}, which structured pruning does not understand "
-                "(removing them could silently change the model). Add those layers to "
-                "`exclude`, or leave them out of `ratio`."
-            )
-        try:
-            kept[root] = keep_indices(channel_scores(graph, group, criterion), value)
-        except ValueError as error:
-            names = [layer.name for layer in group.producers]
-            raise ValueError(f"layer(s) {names}: {error}") from error
-    kept = {root: index for root, index in kept.items() if len(index) < _size(graph, root)}
-    small = rebuild(graph, kept)
-    if is_compiled(model):
-        compile_like(small, model)
-    return small, shrink_report(model, small)
-
-
-def _size(graph: ChannelGraph, root: int) -> int:
-    return next(group.size for group in graph.groups if group.root == root)
+    if macs is not None:
+        ratio = ratio_for_macs(graph, check_macs(macs) * estimate_macs(graph, {}), round_to)
+    small = prune_graph(graph, ratio, criterion, round_to)
+    if is_compiled(model) or (optimizer is not None and loss is not None):
+        compile_like(small, model, optimizer=optimizer, loss=loss, metrics=metrics)
+    report = shrink_report(model, small)
+    report.attrs["macs_target"] = macs
+    return small, report

@@ -1,0 +1,239 @@
+"""Structured pruning in steps with fine-tuning between them, to a global MACs target.
+
+Step ``k`` of ``n`` prunes the current model to ``macs ** (k / n)`` of the original MACs
+(equal fractions per step: 0.5 in 3 steps keeps 79%, 63%, 50%) with the one uniform ratio
+that reaches it (:func:`~tf_green.pruning.structured.targets.ratio_for_macs`), rebuilds the
+smaller model, and fine-tunes it with ``fit`` (the data as ``fit`` takes it, checked by
+:mod:`tf_green._engine.fit_data`) before the next step ranks its channels.
+
+Example:
+    >>> small, report = shrink_in_steps(model, x, y, macs=0.5, steps=2)  # doctest: +SKIP
+    >>> pd.DataFrame(report.attrs["steps"])                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from tf_green._engine.checks import data_errors
+from tf_green._engine.fit_data import check_fit_data, check_validation_data
+from tf_green._engine.models import compile_like, is_compiled
+from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
+from tf_green.pruning.structured.graph import analyse
+from tf_green.pruning.structured.importance import CRITERIA
+from tf_green.pruning.structured.prune_once import prune_graph
+from tf_green.pruning.structured.report import shrink_report
+from tf_green.pruning.structured.targets import estimate_macs, ratio_for_macs
+
+__all__ = ["check_macs", "positive_int", "shrink_in_steps"]
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1, or a ValueError naming ``name``.
+
+    Example:
+        >>> positive_int(3, "steps")
+        3
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def check_macs(macs: Any) -> float:
+    """``macs`` as a float in ``(0, 1]``, or an error naming the argument.
+
+    Example:
+        >>> check_macs(0.5)
+        0.5
+    """
+    if isinstance(macs, bool) or not isinstance(macs, (int, float, np.floating, np.integer)):
+        raise TypeError(f"`macs` must be a number in (0, 1], got {type(macs).__name__}.")
+    if not 0.0 < float(macs) <= 1.0:
+        raise ValueError(
+            f"`macs` is {macs}: it is the fraction of the model's multiply-accumulates to "
+            "keep, in (0, 1] (0.5 keeps half)."
+        )
+    return float(macs)
+
+
+def _evaluate(model: Any, data: Any, batch_size: int) -> dict[str, float]:
+    if data is None:
+        return {}
+    if isinstance(data, tuple):
+        logs = model.evaluate(*data[:2], batch_size=batch_size, verbose=0, return_dict=True)
+    else:
+        logs = model.evaluate(data, verbose=0, return_dict=True)
+    return {f"val_{key}": float(value) for key, value in logs.items()}
+
+
+def shrink_in_steps(
+    model: Any,
+    x: Any = None,
+    y: Any = None,
+    *,
+    macs: float | None = None,
+    ratio: float | Mapping[str, float] | None = None,
+    steps: int | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: Any = None,
+    callbacks: Sequence[Any] | None = None,
+    steps_per_epoch: int | None = None,
+    optimizer: Any = None,
+    loss: Any = None,
+    metrics: Any = None,
+    criterion: str = "l1",
+    exclude: tuple[str, ...] | list[str] = (),
+    round_to: int = 1,
+    fine_tune: Any = None,
+    verbose: Any = 0,
+) -> tuple[Any, pd.DataFrame]:
+    """Prune to a MACs target (or by a ratio) in ``steps``, fine-tuning after each step.
+
+    Args:
+        model: A built Keras 3 Sequential or functional model; not changed.
+        x: Training inputs as ``fit`` takes them (arrays with ``y``, or a dataset); None
+            prunes in one step without fine-tuning.
+        y: Training targets for array ``x``.
+        macs: The fraction of the model's MACs to keep, in ``(0, 1]``.
+        ratio: Instead of ``macs``: the fraction of channels to remove (one step).
+        steps: Pruning steps (default 3 with ``x`` and ``macs``, else 1); more than one
+            needs ``x`` and ``macs``.
+        epochs: Fine-tuning epochs after each step.
+        batch_size: Batch size for array inputs.
+        validation_data: ``(x_val, y_val)`` or a dataset, evaluated after each step.
+        callbacks: Keras 3 callbacks for every fine-tuning ``fit``.
+        steps_per_epoch: Batches per epoch (needed for an infinite dataset).
+        optimizer: Fine-tuning optimizer (a fresh one per step); default: ``model``'s.
+        loss: Loss; default: ``model``'s.
+        metrics: Metrics; default: ``model``'s.
+        criterion: Channel importance (see :mod:`tf_green.pruning.structured.importance`).
+        exclude: Layers kept whole.
+        round_to: Kept channel counts rounded up to a multiple of this.
+        fine_tune: Optional ``fine_tune(student, fit_kwargs) -> student`` replacing the
+            plain ``fit`` (distillation uses it); ``fit_kwargs`` are ``fit``'s arguments.
+        verbose: Passed to ``fit``.
+
+    Returns:
+        ``(smaller_model, report)``; the report is indexed by ``(step, layer)`` (one
+        :func:`~tf_green.pruning.structured.report.shrink_report` per step) and
+        ``attrs`` holds the run's totals (``macs_before`` of the original model,
+        ``macs_after`` of the result, ``params_*``, ``macs_target``) and ``steps``: one dict
+        per step (``step``, ``ratio``, ``macs``, ``macs_kept``, the last epoch's training
+        logs and the validation metrics after fine-tuning).
+
+    Raises:
+        TypeError: For a non-Keras 3 or subclassed model, or a ``macs`` that is not a number.
+        ValueError: For a target that cannot be reached (naming the lowest MACs), bad
+            ``steps``/``epochs``/``round_to``, several steps without data, data that
+            ``fit`` would refuse, an uncompiled model without ``optimizer`` and ``loss``,
+            and every error of :func:`~tf_green.pruning.structured.shrink.shrink`.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(8, 3),
+        ...                           keras.layers.Conv2D(8, 3), keras.layers.Flatten(),
+        ...                           keras.layers.Dense(2)])
+        >>> model.compile("adam", "mse")
+        >>> x, y = np.zeros((8, 6, 6, 1)), np.zeros((8, 2))
+        >>> small, report = shrink_in_steps(model, x, y, macs=0.5, steps=2)
+        >>> report.attrs["macs_after"] <= 0.5 * report.attrs["macs_before"]
+        True
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
+    if (macs is None) == (ratio is None):
+        raise ValueError("give one of `macs` (a MACs target) and `ratio` (channels removed).")
+    default_steps = 3 if x is not None and macs is not None else 1
+    steps = positive_int(steps if steps is not None else default_steps, "steps")
+    epochs = positive_int(epochs, "epochs")
+    round_to = positive_int(round_to, "round_to")
+    if ratio is not None and steps > 1:
+        raise ValueError(
+            "`steps` > 1 needs a `macs` target; a `ratio` is applied in one step (pass "
+            "macs=... to prune in steps)."
+        )
+    if x is None and steps > 1:
+        raise ValueError(
+            f"steps={steps} needs training data `x` (and `y`) to fine-tune between steps; "
+            "without data, prune in one step (steps=1)."
+        )
+    if x is None and (validation_data is not None or callbacks):
+        raise ValueError("`validation_data` and `callbacks` need training data `x` to fit.")
+    target = check_macs(macs) if macs is not None else None
+    fit_kwargs: dict[str, Any] = {}
+    if x is not None:
+        train_loss = loss if loss is not None else getattr(model, "loss", None)
+        data = check_fit_data(
+            x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, model=model,
+            loss=train_loss,
+        )  # fmt: skip
+        validation_data = check_validation_data(
+            validation_data, model=model, loss=train_loss, batch_size=batch_size
+        )
+        extra = list(callbacks or [])
+        if not all(isinstance(cb, keras.callbacks.Callback) for cb in extra):
+            raise TypeError("`callbacks` must be a list of Keras 3 keras.callbacks.Callback.")
+        fit_kwargs = {
+            "x": data.x,
+            "y": data.y,
+            "epochs": epochs,
+            "validation_data": validation_data,
+            "callbacks": [StopOnNonFiniteLoss(), *extra],
+            "verbose": verbose,
+            "steps_per_epoch": steps_per_epoch,
+        }
+        if data.y is not None:
+            fit_kwargs["batch_size"] = batch_size
+        if not is_compiled(model) and (optimizer is None or loss is None):
+            compile_like(keras.Sequential(), model, optimizer=optimizer, loss=loss)  # raises
+    if isinstance(optimizer, keras.optimizers.Optimizer):  # a fresh one for every step
+        optimizer = keras.optimizers.serialize(optimizer)
+
+    original = analyse(model, exclude=tuple(exclude))
+    macs_before = estimate_macs(original, {})
+    frames, rows, current = [], [], model
+    for step in range(1, steps + 1):
+        graph = original if step == 1 else analyse(current, exclude=tuple(exclude))
+        if target is not None:
+            goal = macs_before * target ** (step / steps)
+            step_ratio: Any = ratio_for_macs(graph, goal, round_to)
+        else:
+            step_ratio = ratio
+        small = prune_graph(graph, step_ratio, criterion, round_to)
+        row: dict[str, Any] = {"step": step, "ratio": step_ratio}
+        if x is not None:
+            compile_like(small, model, optimizer=optimizer, loss=loss, metrics=metrics)
+            with data_errors():
+                if fine_tune is None:
+                    history = small.fit(**fit_kwargs)
+                    logs = {key: values[-1] for key, values in history.history.items()}
+                else:
+                    small = fine_tune(small, dict(fit_kwargs))
+                    logs = {}
+            row.update({key: float(value) for key, value in logs.items()})
+            row.update(_evaluate(small, validation_data, batch_size))
+        elif is_compiled(model):
+            compile_like(small, model)
+        frame = shrink_report(current, small)
+        row["macs"] = frame.attrs["macs_after"]
+        row["macs_kept"] = frame.attrs["macs_after"] / max(1.0, macs_before)
+        rows.append(row)
+        frames.append(frame)
+        current = small
+    report = pd.concat(frames, keys=range(1, steps + 1), names=["step", "layer"])
+    report.attrs.update(
+        macs_before=frames[0].attrs["macs_before"],
+        macs_after=frames[-1].attrs["macs_after"],
+        params_before=int(model.count_params()),
+        params_after=int(current.count_params()),
+        macs_target=None if target is None else target,
+        steps=rows,
+    )
+    return current, report

@@ -1,0 +1,170 @@
+"""A global MACs target: the one uniform ratio that reaches it, found without rebuilding.
+
+The MACs of a pruned model follow from the channel counts alone: a Conv or Dense does
+``macs x (kept inputs / inputs) x (kept outputs / outputs)``, a DepthwiseConv follows its
+input, a SeparableConv counts its depthwise part on the kept inputs and its pointwise part
+on both. :func:`estimate_macs` computes that from the graph (it equals the rebuilt model's
+:func:`~tf_green.pruning.structured.report.layer_macs` total), so :func:`ratio_for_macs` can
+bisect the ratio of channels removed from every prunable group until the total is at most
+the target, without building a model per try.
+
+Example:
+    >>> import keras
+    >>> from tf_green.pruning.structured.graph import analyse
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3),
+    ...                           keras.layers.Conv2D(8, 3), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(2)])
+    >>> graph = analyse(model)
+    >>> ratio = ratio_for_macs(graph, 0.5 * estimate_macs(graph, {}))
+    >>> estimate_macs(graph, kept_counts(graph, ratio)) <= 0.5 * estimate_macs(graph, {})
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from tf_green.pruning.structured.graph import ChannelGraph, Group
+from tf_green.pruning.structured.importance import keep_count
+from tf_green.pruning.structured.report import layer_macs
+
+__all__ = ["estimate_macs", "kept_counts", "prunable_groups", "ratio_for_macs"]
+
+L = keras.layers
+_SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
+_DEPTHWISE = (L.DepthwiseConv1D, L.DepthwiseConv2D)
+
+
+def prunable_groups(graph: ChannelGraph) -> list[Group]:
+    """The groups a global target prunes: prunable ones (blocked ones are the caller's check).
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+        ...                           keras.layers.Dense(2)])
+        >>> len(prunable_groups(analyse(model)))
+        1
+    """
+    return [group for group in graph.groups if group.prunable]
+
+
+def kept_counts(graph: ChannelGraph, ratio: float, round_to: int = 1) -> dict[int, np.ndarray]:
+    """Group root -> stand-in kept indices (the first ``keep_count`` channels) for a ratio.
+
+    Only the counts matter to :func:`estimate_macs`; which channels stay is decided by the
+    importance criterion when the model is really pruned.
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+        ...                           keras.layers.Dense(2)])
+        >>> [len(v) for v in kept_counts(analyse(model), 0.5).values()]
+        [2]
+    """
+    counts = {}
+    for group in prunable_groups(graph):
+        keep = keep_count(group.size, ratio, round_to)
+        if keep < group.size:
+            counts[group.root] = np.arange(keep)
+    return counts
+
+
+def _fraction(graph: ChannelGraph, layout: Any, kept: dict[int, np.ndarray]) -> float:
+    index = graph.indices(layout, kept)
+    return 1.0 if index is None else len(index) / (layout.width * layout.repeat)
+
+
+def estimate_macs(graph: ChannelGraph, kept: dict[int, np.ndarray]) -> float:
+    """MACs of one example through the model pruned to ``kept`` (without building it).
+
+    Args:
+        graph: The analysed model.
+        kept: Group root -> kept indices (only their number is read); ``{}`` for the
+            unpruned model.
+
+    Returns:
+        The total, as :func:`~tf_green.pruning.structured.report.layer_macs` counts it.
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+        ...                           keras.layers.Dense(2)])
+        >>> graph = analyse(model)
+        >>> estimate_macs(graph, {}), estimate_macs(graph, kept_counts(graph, 0.5))
+        (20.0, 10.0)
+    """
+    total = 0.0
+    for name, macs in layer_macs(graph.model).items():
+        layer = graph.model.get_layer(name)
+        ins = graph.inputs.get(name) or []
+        f_in = _fraction(graph, ins[0], kept) if ins else 1.0
+        f_out = _fraction(graph, graph.outputs[name], kept) if name in graph.outputs else 1.0
+        if isinstance(layer, _DEPTHWISE):
+            total += macs * f_in
+        elif isinstance(layer, _SEPARABLE):
+            depthwise = float(np.prod(layer.depthwise_kernel.shape))
+            pointwise = float(np.prod(layer.pointwise_kernel.shape))
+            share = (depthwise * f_in + pointwise * f_in * f_out) / (depthwise + pointwise)
+            total += macs * share
+        else:
+            total += macs * f_in * f_out
+    return total
+
+
+def ratio_for_macs(
+    graph: ChannelGraph, target: float, round_to: int = 1, tolerance: float = 1e-4
+) -> float:
+    """The smallest uniform ratio whose pruned model does at most ``target`` MACs.
+
+    Args:
+        graph: The analysed model.
+        target: The MACs to reach (absolute, per example).
+        round_to: Kept channel counts rounded up to a multiple of this (see
+            :func:`~tf_green.pruning.structured.importance.keep_count`).
+        tolerance: Precision of the bisection on the ratio.
+
+    Returns:
+        The ratio in ``[0, 1)`` (0.0 when the model already does at most ``target`` MACs).
+
+    Raises:
+        ValueError: If even keeping one channel per prunable group stays above ``target``
+            (naming the lowest reachable MACs), or no group can be pruned.
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+        ...                           keras.layers.Dense(2)])
+        >>> keep_count(4, ratio_for_macs(analyse(model), 10.0))
+        2
+    """
+    if estimate_macs(graph, {}) <= target:
+        return 0.0
+    if not prunable_groups(graph):
+        raise ValueError(
+            "no layer of the model can be pruned (every channel reaches an input, an output, "
+            "or an `exclude`d layer), so the MACs target cannot be reached."
+        )
+    highest = 1.0 - 1e-9
+    lowest_macs = estimate_macs(graph, kept_counts(graph, highest, round_to))
+    if lowest_macs > target:
+        raise ValueError(
+            f"the MACs target ({target:,.0f}) cannot be reached: keeping one channel"
+            f"{f' ({round_to} with round_to)' if round_to > 1 else ''} per prunable layer "
+            f"still does {lowest_macs:,.0f} MACs (the inputs, outputs and excluded layers keep "
+            "theirs). Ask for a larger `macs` fraction."
+        )
+    low, high = 0.0, highest
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        if estimate_macs(graph, kept_counts(graph, middle, round_to)) <= target:
+            high = middle
+        else:
+            low = middle
+    return high
