@@ -9,26 +9,12 @@ all other axes (spatial size, time) must match.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tf_green._keras import keras
+from tf_green.distillation._feature_pairs import FeaturePair
+from tf_green.distillation._feature_pairs import check_feature_pairs as _check_pairs
 
 __all__ = ["FeaturePair", "check_feature_pairs", "make_projection", "make_taps"]
-
-
-@dataclass(frozen=True)
-class FeaturePair:
-    """A validated feature pair with its activation shapes (batch axis excluded)."""
-
-    teacher_layer: str
-    student_layer: str
-    teacher_shape: tuple[int | None, ...]
-    student_shape: tuple[int | None, ...]
-
-    @property
-    def needs_projection(self) -> bool:
-        """Whether the widths differ, so a learned projection is needed."""
-        return self.teacher_shape[-1] != self.student_shape[-1]
 
 
 def _layer_output_shape(model: keras.Model, name: str, role: str) -> tuple[int | None, ...]:
@@ -64,54 +50,8 @@ def _layer_output_shape(model: keras.Model, name: str, role: str) -> tuple[int |
 def check_feature_pairs(
     student: keras.Model, teacher: keras.Model, feature_pairs: Sequence[Sequence[str]] | None
 ) -> list[FeaturePair]:
-    """Validate ``feature_pairs`` against the two models, changing nothing.
-
-    Args:
-        student: The student model.
-        teacher: The teacher model.
-        feature_pairs: ``[(teacher_layer_name, student_layer_name), ...]`` or None.
-
-    Returns:
-        The validated pairs (empty for None).
-
-    Raises:
-        TypeError: If ``feature_pairs`` is not a sequence of name pairs.
-        ValueError: If a layer does not exist, a model is not functional, or the
-            non-width axes of a pair differ.
-    """
-    if feature_pairs is None:
-        return []
-    if isinstance(feature_pairs, (str, bytes)) or not isinstance(feature_pairs, Sequence):
-        raise TypeError(
-            "`feature_pairs` must be a list of (teacher_layer_name, student_layer_name) "
-            f"tuples, got {feature_pairs!r}."
-        )
-    pairs = []
-    for item in feature_pairs:
-        if (
-            isinstance(item, (str, bytes))
-            or not isinstance(item, Sequence)
-            or len(item) != 2
-            or not all(isinstance(n, str) for n in item)
-        ):
-            raise TypeError(
-                "each entry of `feature_pairs` must be a (teacher_layer_name, "
-                f"student_layer_name) pair of strings, got {item!r}."
-            )
-        teacher_name, student_name = item
-        teacher_shape = _layer_output_shape(teacher, teacher_name, "teacher")
-        student_shape = _layer_output_shape(student, student_name, "student")
-        if len(teacher_shape) != len(student_shape) or any(
-            t is not None and s is not None and t != s
-            for t, s in zip(teacher_shape[:-1], student_shape[:-1], strict=True)
-        ):
-            raise ValueError(
-                f"feature pair ({teacher_name!r}, {student_name!r}): activations of shape "
-                f"{teacher_shape} and {student_shape} differ beyond the last (width) axis; "
-                "only widths can be projected. Pick layers with the same spatial/time size."
-            )
-        pairs.append(FeaturePair(teacher_name, student_name, teacher_shape, student_shape))
-    return pairs
+    """Validate ``feature_pairs`` against two tf_keras models (see :mod:`._feature_pairs`)."""
+    return _check_pairs(student, teacher, feature_pairs, _layer_output_shape)
 
 
 def make_taps(model: keras.Model, layer_names: Sequence[str]) -> keras.Model:
