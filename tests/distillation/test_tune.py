@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 import tune_helpers as th
 
+import tf_green.distillation.tune_arms as tune_arms
 from tf_green._keras import keras
-from tf_green.distillation import tune_arms
 from tf_green.distillation.tune import TuneResult, tune
 from tf_green.distillation.tune_data import holdout_split
 

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 import tf_green.distillation as _distillation
+import tf_green.distillation.tune_arms as tune_arms
 from tf_green._engine import engine_of, keras_of
 from tf_green._engine.checks import check_finite
 from tf_green._engine.data import is_dataset, output_shape
-from tf_green.distillation import tune_arms
 from tf_green.distillation.tune_data import check_grid, class_ids, holdout_split, subset_cache, take
 
 __all__ = ["TuneResult", "tune"]

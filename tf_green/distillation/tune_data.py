@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tf_green.distillation import _inputs  # numpy + tensorflow only
+import tf_green.distillation._inputs as _inputs  # numpy + tensorflow only
 
 __all__ = [
     "MIN_HOLDOUT",
