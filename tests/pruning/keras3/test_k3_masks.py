@@ -39,3 +39,16 @@ def test_mn_mask_refuses_a_shape_that_cannot_hold_it():
         mn_mask(np.ones((6, 3)), (2, 4))
     with pytest.raises(ValueError, match="rank 3"):
         mn_mask(np.ones((3, 4, 2)), (2, 4))
+
+
+def test_magnitude_mask_breaks_ties_by_memory_order_and_keeps_exactly_k():
+    w = np.array([[0.5, 1.0, 0.5], [0.5, 2.0, 0.5]], dtype="float32")
+    mask = magnitude_mask(w, 0.5)  # keeps 3: the 2.0, the 1.0, then the first tied 0.5
+    assert mask.tolist() == [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    zeros = np.zeros((4, 6), dtype="float32")
+    assert magnitude_mask(zeros, 0.75).sum() == kept_count(24, 0.75) == 6
+
+
+def test_magnitude_mask_prunes_nan_weights_first():
+    w = np.array([np.nan, 3.0, -2.0, 0.1, np.nan, 1.0], dtype="float32")
+    assert magnitude_mask(w, 0.5).tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]

@@ -282,7 +282,7 @@ def update_masks(model: Any, state: PruningState, step: int) -> bool:
             mask = mn_mask(weights, state.m_by_n)
         else:
             mask = magnitude_mask(weights, entry.schedule.sparsity(step))
-        entry.mask.assign(mask.astype(weights.dtype))
+        entry.mask.assign(mask.astype(weights.dtype, copy=False))
         entry.variable.assign(weights * mask)
     return True
 

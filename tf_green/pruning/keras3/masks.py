@@ -3,7 +3,9 @@
 A magnitude mask keeps the ``k`` largest absolute values of a tensor, with TFMOT's count
 ``k = max(round(size * (1 - sparsity)), 1)`` (float32, round half to even), and zeros the
 rest. Unlike TFMOT's threshold (``|w| >= t``, which keeps every tie), exactly ``k`` entries
-are kept (ties broken deterministically), so the sparsity is exactly ``1 - k / size``.
+are kept (of tied magnitudes, the first in memory order; a NaN weight is pruned first), so
+the sparsity is exactly ``1 - k / size``. It is one ``np.partition`` (O(n), no index
+array), as it runs between training steps.
 
 An m:n mask zeros the ``m`` smallest of every ``n`` consecutive weights along the input
 axis (``shape[-2]``) of a rank-2 (``(in, out)``) or rank-4 (``(h, w, in, out)``) kernel:
@@ -58,11 +60,19 @@ def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
     weights = np.asarray(weights)
     flat = np.abs(weights).reshape(-1)
     keep = kept_count(flat.size, sparsity)
-    mask = np.zeros(flat.size, dtype=weights.dtype)
     if keep == flat.size:
-        mask[:] = 1
-    else:  # O(n) selection of the `keep` largest magnitudes (ties: any, deterministically)
-        mask[np.argpartition(-flat, keep - 1)[:keep]] = 1
+        return np.ones_like(weights)
+    nan = np.isnan(flat)
+    if nan.any():  # a NaN weight counts as the smallest magnitude: pruned first
+        flat[nan] = -1.0
+    # O(n): the keep-th largest magnitude, then everything above it and, of the entries
+    # equal to it, the first ones in memory order (ties broken deterministically).
+    threshold = np.partition(flat, flat.size - keep)[flat.size - keep]
+    kept = flat > threshold
+    missing = keep - int(np.count_nonzero(kept))
+    if missing:
+        kept[np.flatnonzero(flat == threshold)[:missing]] = True
+    mask = kept.astype(weights.dtype)
     return mask.reshape(weights.shape)
 
 
