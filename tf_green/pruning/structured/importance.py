@@ -7,6 +7,9 @@ Criteria (per channel of a group, summed over every layer of the group):
 * ``"l2"``: the L2 norm of those filters.
 * ``"bn"``: ``|gamma|`` of the BatchNormalization layers on the group's channels (network
   slimming); a group without a BatchNormalization is an error naming its producer.
+* ``"taylor"``: first-order Taylor importance from gradients on training data
+  (:mod:`tf_green.pruning.structured.taylor`); it needs ``x``/``y``, so
+  :func:`channel_scores` refuses it.
 
 Example:
     >>> import keras
@@ -27,9 +30,10 @@ import numpy as np
 
 from tf_green.pruning.structured.graph import ChannelGraph, Group
 
-__all__ = ["CRITERIA", "channel_scores", "keep_count", "keep_indices"]
+__all__ = ["CRITERIA", "DATA_CRITERIA", "channel_scores", "keep_count", "keep_indices"]
 
-CRITERIA = ("l1", "l2", "bn")
+CRITERIA = ("l1", "l2", "bn", "taylor")
+DATA_CRITERIA = ("taylor",)
 
 
 def _filters(layer: Any) -> np.ndarray:
@@ -63,8 +67,8 @@ def channel_scores(graph: ChannelGraph, group: Group, criterion: str = "l1") -> 
         A float64 array of ``group.size`` scores.
 
     Raises:
-        ValueError: For an unknown ``criterion``, or ``"bn"`` on a group without
-            BatchNormalization (naming its producer).
+        ValueError: For an unknown ``criterion``, a data criterion (``"taylor"``), or
+            ``"bn"`` on a group without BatchNormalization (naming its producer).
 
     Example:
         >>> import keras
@@ -77,6 +81,11 @@ def channel_scores(graph: ChannelGraph, group: Group, criterion: str = "l1") -> 
     """
     if criterion not in CRITERIA:
         raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
+    if criterion in DATA_CRITERIA:
+        raise ValueError(
+            f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
+            "and y (and a compiled model or loss=) to shrink, or use 'l1', 'l2' or 'bn'."
+        )
     scores = np.zeros(group.size)
     if criterion in ("l1", "l2"):
         for layer in group.producers:

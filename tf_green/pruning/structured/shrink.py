@@ -19,7 +19,7 @@ import pandas as pd
 from tf_green._engine import engine_of
 from tf_green._engine.models import compile_like, is_compiled
 from tf_green.pruning.structured.graph import analyse
-from tf_green.pruning.structured.importance import CRITERIA
+from tf_green.pruning.structured.importance import CRITERIA, DATA_CRITERIA
 from tf_green.pruning.structured.prune_once import prune_graph
 from tf_green.pruning.structured.report import shrink_report
 from tf_green.pruning.structured.stepwise import check_macs, positive_int, shrink_in_steps
@@ -82,8 +82,9 @@ def shrink(
         optimizer: Fine-tuning optimizer (a fresh copy per step); default ``model``'s.
         loss: Fine-tuning loss; default ``model``'s.
         metrics: Metrics; default ``model``'s.
-        criterion: ``"l1"`` (filter L1 norm, summed over the group), ``"l2"`` or ``"bn"``
-            (``|gamma|`` of the following BatchNormalization).
+        criterion: ``"l1"`` (filter L1 norm, summed over the group), ``"l2"``, ``"bn"``
+            (``|gamma|`` of the following BatchNormalization) or ``"taylor"`` (first-order
+            Taylor importance from gradients on ``x``/``y``; needs data).
         exclude: Names of layers kept whole: their output channels *and* input channels
             (so the layers feeding them keep theirs too).
         round_to: Round every kept channel count up to a multiple of this (e.g. 8 for
@@ -141,6 +142,11 @@ def shrink(
             "training data: pass x (and y), or leave them out to prune once."
         )
     round_to = positive_int(round_to, "round_to")
+    if criterion in DATA_CRITERIA:
+        raise ValueError(
+            f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
+            "and y (and a compiled model or loss=), or use 'l1', 'l2' or 'bn'."
+        )
     graph = analyse(model, exclude=tuple(exclude))
     if macs is not None:
         ratio = ratio_for_macs(graph, check_macs(macs) * estimate_macs(graph, {}), round_to)

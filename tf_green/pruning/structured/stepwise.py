@@ -25,10 +25,11 @@ from tf_green._engine.fit_data import check_fit_data, check_validation_data
 from tf_green._engine.models import compile_like, is_compiled
 from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
 from tf_green.pruning.structured.graph import analyse
-from tf_green.pruning.structured.importance import CRITERIA
+from tf_green.pruning.structured.importance import CRITERIA, DATA_CRITERIA
 from tf_green.pruning.structured.prune_once import prune_graph
 from tf_green.pruning.structured.report import shrink_report
 from tf_green.pruning.structured.targets import estimate_macs, ratio_for_macs
+from tf_green.pruning.structured.taylor import taylor_scores
 
 __all__ = ["check_macs", "positive_int", "shrink_in_steps"]
 
@@ -113,7 +114,8 @@ def shrink_in_steps(
         optimizer: Fine-tuning optimizer (a fresh one per step); default: ``model``'s.
         loss: Loss; default: ``model``'s.
         metrics: Metrics; default: ``model``'s.
-        criterion: Channel importance (see :mod:`tf_green.pruning.structured.importance`).
+        criterion: Channel importance (see :mod:`tf_green.pruning.structured.importance`);
+            ``"taylor"`` is computed on (up to 8 batches of) ``x``/``y`` before each step.
         exclude: Layers kept whole.
         round_to: Kept channel counts rounded up to a multiple of this.
         fine_tune: Optional ``fine_tune(student, fit_kwargs) -> student`` replacing the
@@ -167,6 +169,11 @@ def shrink_in_steps(
     if x is None and (validation_data is not None or callbacks):
         raise ValueError("`validation_data` and `callbacks` need training data `x` to fit.")
     target = check_macs(macs) if macs is not None else None
+    if x is None and criterion in DATA_CRITERIA:
+        raise ValueError(
+            f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
+            "and y (and a compiled model or loss=)."
+        )
     fit_kwargs: dict[str, Any] = {}
     if x is not None:
         train_loss = loss if loss is not None else getattr(model, "loss", None)
@@ -206,7 +213,11 @@ def shrink_in_steps(
             step_ratio: Any = ratio_for_macs(graph, goal, round_to)
         else:
             step_ratio = ratio
-        small = prune_graph(graph, step_ratio, criterion, round_to)
+        scores = None
+        if criterion in DATA_CRITERIA:
+            with data_errors():
+                scores = taylor_scores(graph, data.x, data.y, train_loss, batch_size=batch_size)
+        small = prune_graph(graph, step_ratio, criterion, round_to, scores=scores)
         row: dict[str, Any] = {"step": step, "ratio": step_ratio}
         if x is not None:
             compile_like(small, model, optimizer=optimizer, loss=loss, metrics=metrics)
