@@ -292,6 +292,23 @@ def test_tf_keras_user_keeps_tf_keras_classes_registered_and_tf_keras_unchanged(
     assert _run(script, {"TF_USE_LEGACY_KERAS": "1"}).split()[:2] == ["1", "tf_keras.api._v2.keras"]
 
 
+def test_keras3_user_loads_tf_green_layers_without_custom_objects(tmp_path):
+    path = tmp_path / "lm.keras"
+    tg.models.tiny_lm(11, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3").save(
+        path
+    )
+    script = f"""
+        import sys
+        import keras
+        import tf_green as tg
+        model = keras.saving.load_model({str(path)!r})
+        print(type(model.get_layer("position_embedding")).__module__,
+              keras.saving.get_registered_object("tf_green>Distiller") is not None,
+              "tf_keras" in sys.modules)
+    """
+    assert _run(script).split() == ["tf_green._models_keras3", "True", "False"]
+
+
 def test_acceptance_keras3_user_prunes_without_tf_keras():  # about 10 s, in a child
     out = _run(
         """

@@ -7,10 +7,11 @@ Importing tf_green imports no Keras and changes nothing about which Keras you ge
 not set ``TF_USE_LEGACY_KERAS``): its names load on first use, and each public call works
 with the engine of the model it is given (Keras 3 or tf_keras; see :mod:`tf_green.engine`).
 
-tf_green's tf_keras classes (``Distiller``, ``PositionEmbedding`` ...) are registered with
-tf_keras, so saved models that use them load without ``custom_objects``: at
-``import tf_green`` if ``tf_keras`` is already imported, otherwise when tf_green first
-uses tf_keras, or when you call :func:`tf_green.engine.tf_keras`.
+tf_green's Keras classes (``Distiller``, ``PositionEmbedding`` ...) are registered with
+each engine, so saved models that use them load without ``custom_objects``: at
+``import tf_green`` for an engine already imported (``tf_keras``, or Keras 3), otherwise when
+tf_green first uses that engine, or when you call :func:`tf_green.engine.tf_keras` /
+:func:`tf_green.engine.register_keras3_classes`.
 
 Example:
     >>> import tf_green as tg
@@ -96,3 +97,5 @@ def __dir__() -> list[str]:
 
 if "tf_keras" in sys.modules:  # a tf_keras user: register tf_green's classes now, as before
     importlib.import_module("tf_green.engine").register_tf_keras_classes()
+if getattr(sys.modules.get("keras"), "version", lambda: "2")().startswith("3"):
+    importlib.import_module("tf_green.engine").register_keras3_classes()  # a Keras 3 user

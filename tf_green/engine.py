@@ -23,7 +23,13 @@ from typing import Any
 
 from tf_green._engine import engine_of, keras_of, tf_keras_engine
 
-__all__ = ["engine_of", "keras_of", "register_tf_keras_classes", "tf_keras"]
+__all__ = [
+    "engine_of",
+    "keras_of",
+    "register_keras3_classes",
+    "register_tf_keras_classes",
+    "tf_keras",
+]
 
 # The tf_keras-side modules that register Keras classes (register_keras_serializable).
 _REGISTERING_MODULES = (
@@ -32,6 +38,13 @@ _REGISTERING_MODULES = (
     "tf_green._models_tf_keras",
     "tf_green.pruning.sparsity_callbacks",
     "tf_green.pruning.wrapper",
+)
+
+# The Keras 3 modules that register Keras classes; they import Keras 3 only.
+_KERAS3_REGISTERING_MODULES = (
+    "tf_green._models_keras3",
+    "tf_green.distillation.keras3.distiller",
+    "tf_green.distillation.keras3.losses",
 )
 
 
@@ -70,4 +83,22 @@ def register_tf_keras_classes() -> None:
     """
     tf_keras_engine()  # first: it keeps tf.keras and TF_USE_LEGACY_KERAS as they are
     for name in _REGISTERING_MODULES:
+        importlib.import_module(name)
+
+
+def register_keras3_classes() -> None:
+    """Import the Keras 3 modules that register tf_green's Keras 3 classes.
+
+    After it, ``keras.saving.load_model`` reads ``.keras`` files that use tf_green's
+    ``PositionEmbedding`` or ``Distiller`` without ``custom_objects``. Done at
+    ``import tf_green`` when Keras 3 is already imported, and by
+    :func:`tf_green.loading.load_model`. It never imports tf_keras.
+
+    Example:
+        >>> register_keras3_classes()
+        >>> import keras
+        >>> keras.saving.get_registered_object("tf_green>PositionEmbedding").__name__
+        'PositionEmbedding'
+    """
+    for name in _KERAS3_REGISTERING_MODULES:
         importlib.import_module(name)
