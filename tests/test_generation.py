@@ -85,3 +85,82 @@ def test_dynamic_range_lm_export_is_reported_as_dynamic(lm, corpus):
     # the INT8 embedding lookup yields one INT8 activation; the model is still dynamic-range
     assert runner.precision == "dynamic"
     assert len(generate(runner, "if ", 5, vocab=corpus.vocab, seed=0)) == 5
+
+
+# --- key/value-cached decoding -------------------------------------------------------------
+
+
+def _greedy(model, corpus, use_cache, prompt="def f(x):", n=12):
+    return generate(model, prompt, n, vocab=corpus.vocab, temperature=0, use_cache=use_cache)
+
+
+def test_cached_greedy_equals_uncached_and_slides_past_the_context(lm, corpus):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tiny_lm has a cache path: no note
+        cached = _greedy(lm, corpus, None)
+    # 9-char prompt + 12 tokens runs past the 16-token context: the window slides
+    assert cached == _greedy(lm, corpus, False) == _greedy(lm, corpus, True)
+    sampled = [generate(lm, "if ", 10, vocab=corpus.vocab, seed=3, use_cache=c) for c in (1, 0)]
+    assert sampled[0] == sampled[1]
+
+
+def test_keras3_lm_generates_with_the_cache_the_same_tokens(corpus):
+    from tf_green.lm_cache import cached_decoder
+
+    lm3 = models.tiny_lm(len(corpus.vocab), 16, 1, 2, seq_len=16, engine="keras3")
+    assert _greedy(lm3, corpus, True) == _greedy(lm3, corpus, False)
+    assert cached_decoder(lm3).backend in ("tensorflow", "jax")
+
+
+def test_the_cache_shares_the_models_weights(corpus):
+    from tf_green.lm_cache import cached_decoder
+
+    model = models.tiny_lm(len(corpus.vocab), 8, 1, 2, seq_len=8)
+    decoder = cached_decoder(model)
+    ids = np.array([5, 9, 2])
+    before = decoder.prefill(ids)[0]
+    model.set_weights([w * 1.5 for w in model.get_weights()])  # e.g. training continued
+    after = decoder.prefill(ids)[0]
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, next_token_logits(model, ids), atol=1e-4)
+    _, state = decoder.prefill(ids[:2])
+    np.testing.assert_allclose(decoder.decode(2, 2, state)[0], after, atol=1e-4)
+
+
+def _look_alike(vocab_size, causal):
+    """tiny_lm's layer types, attention causal or not (not: must not get a cache path)."""
+    from tf_green._keras import keras
+
+    layers = keras.layers
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    h = layers.Embedding(vocab_size, 8)(tokens)
+    h = models.PositionEmbedding(8)(h)
+    a = layers.LayerNormalization()(h)
+    a = layers.MultiHeadAttention(2, 4)(a, a, use_causal_mask=causal)
+    h = layers.Add()([h, a])
+    f = layers.Dense(8)(layers.Dense(16, activation="gelu")(layers.LayerNormalization()(h)))
+    h = layers.Add()([h, f])
+    return keras.Model(tokens, layers.Dense(vocab_size)(layers.LayerNormalization()(h)))
+
+
+def test_models_without_a_cache_path_generate_slowly_with_one_note(corpus):
+    from tf_green._keras import keras
+
+    size = len(corpus.vocab)
+    bigram = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(size, 4),
+                               keras.layers.Dense(size)])  # fmt: skip
+    with pytest.warns(UserWarning, match="no key/value cache path") as notes:
+        slow = _greedy(bigram, corpus, None, n=4)
+    assert len(notes) == 1 and len(slow) == 4
+    with pytest.raises(ValueError, match="use_cache=True"):
+        _greedy(bigram, corpus, True, n=2)
+    # same layer types as tiny_lm, but attention that is not causal: the check refuses it
+    bidirectional = _look_alike(size, causal=False)
+    with pytest.warns(UserWarning, match="differs from the model's own output"):
+        text = _greedy(bidirectional, corpus, None, n=3)
+    assert text == _greedy(bidirectional, corpus, False, n=3)  # it ran the slow way
+    from tf_green.lm_cache import cached_decoder
+
+    assert cached_decoder(_look_alike(size, causal=True)).check() < 1e-3

@@ -109,14 +109,13 @@ def export_decoder(
         logits, keys, values = forward(plan, ops, token, input_pos, k_cache, v_cache)
         return {"logits": logits, "k_cache": keys, "v_cache": values}
 
-    module.prefill, module.decode = prefill, decode
-    with tempfile.TemporaryDirectory() as folder:
-        tf.saved_model.save(module, folder, signatures={"prefill": prefill, "decode": decode})
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=SIGNATURES)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization == "dynamic":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        content = bytes(converter.convert())
+    # each concrete function becomes a signature named after its function
+    functions = [prefill.get_concrete_function(), decode.get_concrete_function()]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    content = bytes(converter.convert())
     if path is not None:
         _write_atomically(pathlib.Path(path), content)
     return content
