@@ -30,6 +30,9 @@ def counting_layer(keras, seen: list[int]):
             out = tf.numpy_function(bump, [inputs], inputs.dtype, stateful=True)
             return tf.ensure_shape(out, inputs.shape)
 
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
     return Counting()
 
 
@@ -44,10 +47,13 @@ def useless_teacher(keras, seen: list[int] | None = None):
     return model
 
 
-def good_teacher(keras):
+def good_teacher(keras, seen: list[int] | None = None):
     """A perfect teacher for :func:`blobs`: logits are dot products with the class centres."""
+    layers = [keras.Input((FEATURES,))]
+    if seen is not None:
+        layers.append(counting_layer(keras, seen))
     dense = keras.layers.Dense(CLASSES, name="centres")
-    model = keras.Sequential([keras.Input((FEATURES,)), dense], name="good_teacher")
+    model = keras.Sequential([*layers, dense], name="good_teacher")
     dense.set_weights([CENTERS.T.copy(), np.zeros(CLASSES, np.float32)])
     return model
 
