@@ -138,3 +138,12 @@ def test_an_old_recipe_asking_for_safe_loading_still_parses():
     text = "steps:\n  - load:\n      name: m\n      path: m.h5\n"
     recipe = rc.parse_recipe(text + "      unsafe_deserialization: false\n")
     assert recipe == rc.parse_recipe(text)
+
+
+def test_engine_key_is_checked_and_kept():
+    assert rc.parse_recipe(GOOD).engine == "tf_keras"
+    recipe = rc.parse_recipe("engine: keras3\n" + GOOD)
+    assert recipe.engine == "keras3"
+    assert rc.parse_recipe(rc.dump_recipe(recipe)).engine == "keras3"
+    with pytest.raises(ValueError, match=r"'engine' must be one of \['keras3', 'tf_keras'\]"):
+        rc.parse_recipe("engine: keras2\n" + GOOD)

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -126,3 +127,28 @@ def test_language_model_recipe_distills_prunes_exports_samples_and_benches(tmp_p
     assert 1.0 < table.loc["teacher", "metric_value"] < 120.0  # perplexity, vocab ~104
     samples = (tmp_path / "slm" / "samples.md").read_text()
     assert "## teacher" in samples and "## pruned_dynamic" in samples
+
+
+def test_keras3_engine_run_trains_prunes_exports_saves_and_benches_keras3_models(
+    tmp_path, tiny_data
+):
+    recipe = parse_recipe(
+        {
+            "engine": "keras3",
+            "steps": [
+                {"train": {"name": "base", "width": 4, "epochs": 2}},
+                {"prune": {"name": "pruned", "source": "base", "sparsity": 0.5, "epochs": 2}},
+                {"distill": {"name": "small", "teacher": "base", "width": 2, "epochs": 1}},
+                {"export": {"sources": ["pruned"], "quantization": ["int8"]}},
+                {"save": {"sources": ["pruned"]}},
+                {"bench": {"baseline": "base", "repeats": 1}},
+            ],
+        }
+    )
+    result = run_recipe(recipe, tmp_path / "run", data=tiny_data, energy=False, progress=None)
+    assert {"pruned.keras", "pruned_int8.tflite", "report.md"} <= set(result.files)
+    assert list(result.table["name"]) == ["base", "pruned", "small", "pruned_int8"]
+    assert np.all(result.table["metric_value"] > 0.1)
+    saved = keras.saving.load_model(tmp_path / "run" / "pruned.keras")
+    kernel = saved.get_layer("conv2").kernel.numpy()
+    assert 0.45 <= float(np.mean(kernel == 0)) <= 0.55

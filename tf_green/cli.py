@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -35,7 +36,7 @@ from absl import logging as absl_logging
 
 from tf_green._version import __version__
 from tf_green.demo_recipes import demo_recipe
-from tf_green.recipe import parse_recipe
+from tf_green.recipe import ENGINES, parse_recipe
 from tf_green.recipe_checks import QUANTIZATIONS
 from tf_green.workflow import RunResult, run_recipe
 from tf_green.workflow_summary import format_summary
@@ -72,6 +73,10 @@ def _data(parser: argparse.ArgumentParser, required: bool = False) -> None:
     _unsafe(parser)
 
 
+def _engine(parser: argparse.ArgumentParser, default: str | None, help_text: str) -> None:
+    parser.add_argument("--engine", choices=list(ENGINES), default=default, help=help_text)
+
+
 def _unsafe(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unsafe-deserialization",
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--task", choices=["digits", "slm"], default="digits", help="digits CNN or the SLM"
     )
+    _engine(demo, "tf_keras", "the Keras the models are built with (default tf_keras)")
     _common(demo)
 
     prune = commands.add_parser("prune", help="prune a saved model and fine-tune it")
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a recipe file (.yaml or .json)")
     run.add_argument("recipe", type=pathlib.Path, help="the recipe file")
     _unsafe(run)
+    _engine(run, None, "override the recipe's 'engine' key")
     _common(run)
     return parser
 
@@ -170,7 +177,7 @@ def _load_steps(paths: Sequence[str], args: argparse.Namespace) -> tuple[list[di
 
 def _recipe_for(args: argparse.Namespace) -> dict:
     if args.command == "demo":
-        return demo_recipe(args.task, args.quick, args.seed)
+        return demo_recipe(args.task, args.quick, args.seed, args.engine)
     if args.command == "run":
         return None  # parsed from the file
     loads, names = _load_steps(
@@ -304,6 +311,8 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
 
     try:
         recipe = parse_recipe(args.recipe if args.command == "run" else _recipe_for(args))
+        if args.command == "run" and args.engine is not None:
+            recipe = dataclasses.replace(recipe, engine=args.engine)
         result = run_recipe(
             recipe,
             out,

@@ -13,7 +13,9 @@ from __future__ import annotations
 __all__ = ["demo_recipe"]
 
 
-def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dict:
+def demo_recipe(
+    task: str = "digits", quick: bool = False, seed: int = 0, engine: str = "tf_keras"
+) -> dict:
     """The seed's workflow on embedded data, as a recipe mapping.
 
     ``digits``: train a CNN teacher -> prune it iteratively within a 1-point budget ->
@@ -27,6 +29,7 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
         task: ``"digits"`` or ``"slm"``.
         quick: Fewer epochs, less data and shorter energy windows (under 3 minutes).
         seed: Random seed.
+        engine: The Keras the models are built with, ``"keras3"`` or ``"tf_keras"``.
 
     Returns:
         The recipe as a dict, ready for :func:`tf_green.recipe.parse_recipe`.
@@ -39,7 +42,7 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
         ['train', 'prune', 'distill']
     """
     if task == "slm":
-        return _slm_recipe(quick, seed)
+        return {**_slm_recipe(quick, seed), "engine": engine}
     if task != "digits":
         raise ValueError(f"`task` must be 'digits' or 'slm', got {task!r}.")
     epochs = 4 if quick else 20
@@ -47,6 +50,7 @@ def demo_recipe(task: str = "digits", quick: bool = False, seed: int = 0) -> dic
         "task": task,
         "data": "digits",
         "seed": seed,
+        "engine": engine,
         "steps": [
             {"train": {"name": "teacher", "model": "cnn", "width": 128, "epochs": epochs}},
             {

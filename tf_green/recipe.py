@@ -35,7 +35,7 @@ import yaml
 
 from tf_green.recipe_checks import check_names, check_step
 
-__all__ = ["REQUIRED", "STEP_SPECS", "Recipe", "Step", "dump_recipe", "parse_recipe"]
+__all__ = ["ENGINES", "REQUIRED", "STEP_SPECS", "Recipe", "Step", "dump_recipe", "parse_recipe"]
 
 
 class _Required:
@@ -50,8 +50,13 @@ _TOP_LEVEL = {
     "data": "digits",
     "data_options": {},
     "seed": 0,
+    "engine": "tf_keras",
     "steps": REQUIRED,
 }
+
+#: The engines a recipe can run on: ``"keras3"`` (the ``keras`` package, on its configured
+#: backend) or ``"tf_keras"`` (tf_keras + TFMOT).
+ENGINES = ("keras3", "tf_keras")
 
 #: Each step's keys and defaults; ``REQUIRED`` marks keys without a default. A default's
 #: type is the type the key must have (ints are accepted where floats are expected; a single
@@ -153,6 +158,8 @@ class Recipe:
         task: The task name (``"digits"``).
         data: The data spec (``"digits"``, ``"python_docs"`` or an ``.npz`` path).
         seed: The random seed of the run.
+        engine: The Keras the recipe's ``train`` and ``distill`` steps build models with
+            (:data:`ENGINES`); loaded models keep the engine of their file.
         data_options: Keyword arguments of :func:`tf_green.loading.load_data`
             (``seq_len``, ``max_chars`` for ``"python_docs"``).
         steps: The steps, in order.
@@ -167,6 +174,7 @@ class Recipe:
     seed: int
     steps: tuple[Step, ...] = field(default_factory=tuple)
     data_options: dict[str, Any] = field(default_factory=dict)
+    engine: str = "tf_keras"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the recipe as plain data, the form :func:`dump_recipe` writes."""
@@ -175,6 +183,7 @@ class Recipe:
             "data": self.data,
             "data_options": dict(self.data_options),
             "seed": self.seed,
+            "engine": self.engine,
             "steps": [{step.kind: dict(step.args)} for step in self.steps],
         }
 
@@ -344,12 +353,19 @@ def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
     if not spec:
         raise ValueError("recipe top level: 'data' must name a data set or an .npz file.")
     options = _check_options(data.get("data_options") or {})
+    engine = _check_value("top level", "engine", data.get("engine", "tf_keras"), "")
+    if engine not in ENGINES:
+        raise ValueError(
+            f"recipe top level: 'engine' must be one of {list(ENGINES)}, got {engine!r}."
+        )
     parsed = tuple(
         _parse_step(item, i, lines[i] if i < len(lines) else (0, {}))
         for i, item in enumerate(steps)
     )
     check_names([(step.kind, step.args, _where(step, i)) for i, step in enumerate(parsed)])
-    return Recipe(task=task, data=spec, seed=seed, steps=parsed, data_options=options)
+    return Recipe(
+        task=task, data=spec, seed=seed, steps=parsed, data_options=options, engine=engine
+    )
 
 
 def _where(step: Step, index: int) -> str:

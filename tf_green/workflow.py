@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from tf_green import loading
-from tf_green._keras import keras
+from tf_green._engine import keras_named
 from tf_green.recipe import Recipe, dump_recipe
 from tf_green.workflow_checks import check_data, check_model, check_same_outputs
 from tf_green.workflow_staging import clean_stale, finish, interruptible, make_staging
@@ -179,7 +179,7 @@ def run_recipe(
         progress(f"removed {len(stale)} staging folder(s) of interrupted runs in {out.parent}")
     try:
         with interruptible():
-            keras.utils.set_random_seed(recipe.seed)
+            keras_named(recipe.engine).utils.set_random_seed(recipe.seed)
             loaded = (
                 data
                 if data is not None
@@ -191,6 +191,7 @@ def run_recipe(
                 progress=progress,
                 energy=energy,
                 unsafe_deserialization=unsafe_deserialization,
+                engine=recipe.engine,
             )
             dump_recipe(recipe, staging / "recipe.yaml")
             done = _preflight(ctx, recipe)

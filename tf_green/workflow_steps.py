@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from tf_green import loading, models, pruning
-from tf_green._keras import keras
+from tf_green._engine import keras_named, keras_of
+from tf_green._engine.models import compile_like, copy_model
 from tf_green.bench import Bench, EnergyMeter, Targets
 from tf_green.datasets import python_docs_vocabulary
 from tf_green.distillation import distill
 from tf_green.generation import generate
-from tf_green.pruning.api import compile_like, copy_model
 from tf_green.quantization import to_tflite
 from tf_green.recipe import Step
 
@@ -48,7 +48,8 @@ class Context:
     progress: Progress
     energy: bool
     unsafe_deserialization: bool = False
-    models: dict[str, keras.Model] = field(default_factory=dict)
+    engine: str = "tf_keras"
+    models: dict[str, Any] = field(default_factory=dict)
     tflite: dict[str, pathlib.Path] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
     step_energy_j: dict[str, float] = field(default_factory=dict)
@@ -65,7 +66,7 @@ class Context:
         if self.progress is not None:
             self.progress(message)
 
-    def model(self, name: str, step: Step, key: str = "source") -> keras.Model:
+    def model(self, name: str, step: Step, key: str = "source") -> Any:
         """The Keras model ``name`` made by an earlier step; ValueError naming ``key`` if none."""
         if name not in self.models:
             raise ValueError(
@@ -100,16 +101,20 @@ def _metered(ctx: Context, work: Callable[[], Any]) -> tuple[Any, float]:
     return result, float(meter.energy_j or 0.0)
 
 
-def _build(args: dict, x: np.ndarray, num_classes: int, step: Step) -> keras.Model:
+def _build(args: dict, x: np.ndarray, num_classes: int, step: Step, engine: str) -> Any:
     kind, width = args["model"], args["width"]
     if kind == "cnn":
-        return models.cnn(width=width, input_shape=x.shape[1:], num_classes=num_classes)
+        return models.cnn(
+            width=width, input_shape=x.shape[1:], num_classes=num_classes, engine=engine
+        )
     if kind == "mlp":
+        keras = keras_named(engine)
         flat = int(np.prod(x.shape[1:]))
         return keras.Sequential(
             [
-                keras.layers.Reshape((flat,), input_shape=x.shape[1:]),
-                models.mlp((width, width // 2 or 1), flat, num_classes),
+                keras.Input(x.shape[1:]),
+                keras.layers.Reshape((flat,)),
+                models.mlp((width, width // 2 or 1), flat, num_classes, engine=engine),
             ]
         )
     if kind == "tiny_lm":
@@ -120,26 +125,34 @@ def _build(args: dict, x: np.ndarray, num_classes: int, step: Step) -> keras.Mod
             num_heads=args["num_heads"],
             seq_len=x.shape[1],
             name=args["name"],
+            engine=engine,
         )
     raise ValueError(
         f"recipe {step.where()}: model must be 'cnn', 'mlp' or 'tiny_lm', got {kind!r}."
     )
 
 
-def is_language_model(model: keras.Model) -> bool:
+def is_language_model(model: Any) -> bool:
     """Whether ``model`` is a token language model (it has a PositionEmbedding layer).
 
     Example:
         >>> is_language_model(models.mlp())
         False
     """
-    return any(isinstance(layer, models.PositionEmbedding) for layer in model.layers)
+    # By name and package: each engine has its own PositionEmbedding class.
+    return any(
+        type(layer).__name__ == "PositionEmbedding"
+        and type(layer).__module__.startswith("tf_green")
+        for layer in model.layers
+    )
 
 
 def _train(ctx: Context, step: Step) -> None:
     a = step.args
     (x, y), (x_val, y_val) = ctx.data
-    model = models.compile_classifier(_build(a, x, ctx.num_classes, step), a["learning_rate"])
+    model = models.compile_classifier(
+        _build(a, x, ctx.num_classes, step, ctx.engine), a["learning_rate"]
+    )
     ctx.say(f"train {a['name']}: {model.count_params():,} params, {a['epochs']} epochs")
     _, joules = _metered(
         ctx,
@@ -216,9 +229,9 @@ def _distill(ctx: Context, step: Step) -> None:
     teacher = ctx.model(a["teacher"], step, "teacher")
     if a["student"]:
         template = ctx.model(a["student"], step, "student")
-        student = keras.models.clone_model(template)
+        student = keras_of(template).models.clone_model(template)
     else:
-        student = _build(a, x, teacher.output_shape[-1], step)
+        student = _build(a, x, teacher.output_shape[-1], step, ctx.engine)
     ctx.say(f"distill {a['name']}: {teacher.count_params():,} -> {student.count_params():,} params")
     model, joules = _metered(
         ctx,
@@ -232,7 +245,7 @@ def _distill(ctx: Context, step: Step) -> None:
             temperature=a["temperature"],
             validation_data=validation,
             batch_size=a["batch_size"],
-            optimizer=keras.optimizers.Adam(a["learning_rate"]),
+            optimizer=keras_of(student).optimizers.Adam(a["learning_rate"]),
             verbose=0,
         ),
     )

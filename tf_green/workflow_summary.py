@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tf_green._keras import keras
 from tf_green.bench.metrics import resolve_metric
 from tf_green.bench.variants import as_variant
 
@@ -33,7 +33,7 @@ MAX_SAMPLES = 2000
 
 
 def summarize(
-    models: Mapping[str, keras.Model],
+    models: Mapping[str, Any],
     tflite: Mapping[str, pathlib.Path],
     parents: Mapping[str, str | None],
     x: np.ndarray,
@@ -64,7 +64,7 @@ def summarize(
     x, y = x[:MAX_SAMPLES], y[:MAX_SAMPLES]
     rows = []
     for name, model in [*models.items(), *tflite.items()]:
-        variant = as_variant(model if isinstance(model, keras.Model) else str(model), name)
+        variant = as_variant(str(model) if isinstance(model, pathlib.Path) else model, name)
         outputs = variant.predict(variant.check_input(x), 256)
         size = variant.size()
         rows.append(

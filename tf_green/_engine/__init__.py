@@ -32,6 +32,7 @@ __all__ = [
     "Engine",
     "engine_of",
     "keras3_backend",
+    "keras_named",
     "keras_of",
     "require_keras3_backend",
     "require_tf_keras",
@@ -120,6 +121,33 @@ def keras_of(model: Any, argument: str = "model") -> Any:
     """
     engine = engine_of(model, argument)
     return importlib.import_module("keras" if engine == "keras3" else "tf_keras")
+
+
+def keras_named(engine: str, argument: str = "engine") -> Any:
+    """The Keras module of an engine named ``"keras3"`` or ``"tf_keras"``.
+
+    The tf_keras engine is reached through :func:`tf_keras_engine`, so ``tf.keras`` and
+    ``TF_USE_LEGACY_KERAS`` stay as they were.
+
+    Args:
+        engine: ``"keras3"`` or ``"tf_keras"``.
+        argument: The argument it came from, used in messages.
+
+    Returns:
+        The ``keras`` module for ``"keras3"``, ``tf_keras`` for ``"tf_keras"``.
+
+    Raises:
+        ValueError: For any other name.
+
+    Example:
+        >>> keras_named("keras3").__name__
+        'keras'
+    """
+    if engine == "keras3":
+        return importlib.import_module("keras")
+    if engine == "tf_keras":
+        return tf_keras_engine().keras
+    raise ValueError(f"`{argument}` must be 'keras3' or 'tf_keras', got {engine!r}.")
 
 
 def tf_keras_engine() -> Any:
