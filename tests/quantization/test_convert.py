@@ -179,8 +179,8 @@ def test_failed_write_leaves_no_partial_file(trained_cnn, tmp_path, monkeypatch)
 
 
 def test_unknown_quantization_lists_valid_names(trained_cnn):
-    with pytest.raises(ValueError, match=r"unknown `quantization` 'int4'.*'float16', 'dynamic'"):
-        to_tflite(trained_cnn, quantization="int4")
+    with pytest.raises(ValueError, match=r"unknown `quantization` 'int3'.*'float16', 'dynamic'"):
+        to_tflite(trained_cnn, quantization="int3")
 
 
 def test_int8_without_representative_data_says_what_to_pass(trained_cnn):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +79,7 @@ def convert_isolated(
     samples: int,
     int8_io: bool,
     sparse: bool,
+    allow_flex: bool = False,
 ) -> bytes:
     """Convert ``function`` to full INT8 in a child process; return the flatbuffer.
 
@@ -90,6 +92,7 @@ def convert_isolated(
         samples: How many samples to calibrate on at most.
         int8_io: Make inputs and outputs int8.
         sparse: Add ``Optimize.EXPERIMENTAL_SPARSITY``.
+        allow_flex: Also allow TensorFlow (Flex) kernels (``SELECT_TF_OPS``).
 
     Returns:
         The INT8 flatbuffer bytes.
@@ -103,44 +106,104 @@ def convert_isolated(
         holder = tf.Module()
         holder.variables_ = list(variables)
         tf.saved_model.save(holder, str(work / "saved_model"), signatures=function)
-        np.savez(work / "representative.npz", *arrays)
-        settings = {
-            "names": list(names),
-            "batch": int(batch),
-            "samples": int(samples),
-            "int8_io": bool(int8_io),
-            "sparse": bool(sparse),
-        }
-        (work / "settings.json").write_text(json.dumps(settings))
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        child = subprocess.run(
-            [sys.executable, "-P", __file__, str(work)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        result = work / "model.tflite"
-        if child.returncode == 0 and result.is_file():
-            return result.read_bytes()
-        error = work / "error.json"
-        if child.returncode in (_CONVERTER_ERROR, _OTHER_ERROR) and error.is_file():
-            details = json.loads(error.read_text())
-            if child.returncode == _CONVERTER_ERROR:
-                raise ConverterFailedError(details["message"])
-            raise CalibrationCrashError(
-                f"INT8 conversion failed in the calibration subprocess: {details['type']}: "
-                f"{details['message'][:500]}"
-            )
-        tail = "\n".join(child.stderr.strip().splitlines()[-3:])
+        settings = {"batch": batch, "samples": samples, "int8_io": int8_io, "sparse": sparse}
+        return _convert_in_child(work, arrays, names, allow_flex=allow_flex, **settings)
+
+
+def convert_saved_model_isolated(
+    saved_model: str | os.PathLike,
+    arrays: Sequence[np.ndarray],
+    names: Sequence[str],
+    *,
+    batch: int,
+    samples: int,
+    int8_io: bool,
+    sparse: bool,
+    allow_flex: bool = False,
+) -> bytes:
+    """Convert a SavedModel's ``serving_default`` to full INT8 in a child process.
+
+    The Keras 3 engine's path for recurrent models (their calibration can crash as above).
+
+    Args:
+        saved_model: The SavedModel folder (copied; not changed).
+        arrays: Representative arrays, one per input, in ``names`` order, samples first.
+        names: The signature's input names.
+        batch: The signature's batch size; calibration batches have that many samples.
+        samples: How many samples to calibrate on at most.
+        int8_io: Make inputs and outputs int8.
+        sparse: Add ``Optimize.EXPERIMENTAL_SPARSITY``.
+        allow_flex: Also allow TensorFlow (Flex) kernels (``SELECT_TF_OPS``).
+
+    Returns:
+        The INT8 flatbuffer bytes.
+
+    Raises:
+        ConverterFailedError: If the converter raised a ``ConverterError`` (its text).
+        CalibrationCrashError: If the child died or failed otherwise.
+
+    Example:
+        >>> callable(convert_saved_model_isolated)
+        True
+    """
+    with tempfile.TemporaryDirectory(prefix="tf_green_int8_") as folder:
+        work = pathlib.Path(folder)
+        shutil.copytree(saved_model, work / "saved_model")
+        settings = {"batch": batch, "samples": samples, "int8_io": int8_io, "sparse": sparse}
+        return _convert_in_child(work, arrays, names, allow_flex=allow_flex, **settings)
+
+
+def _convert_in_child(
+    work: pathlib.Path,
+    arrays: Sequence[np.ndarray],
+    names: Sequence[str],
+    *,
+    batch: int,
+    samples: int,
+    int8_io: bool,
+    sparse: bool,
+    allow_flex: bool,
+) -> bytes:
+    """Run the child on ``work``/saved_model; return its flatbuffer or raise its failure."""
+    np.savez(work / "representative.npz", *arrays)
+    settings = {
+        "names": list(names),
+        "batch": int(batch),
+        "samples": int(samples),
+        "int8_io": bool(int8_io),
+        "sparse": bool(sparse),
+        "allow_flex": bool(allow_flex),
+    }
+    (work / "settings.json").write_text(json.dumps(settings))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    child = subprocess.run(
+        [sys.executable, "-P", __file__, str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    result = work / "model.tflite"
+    if child.returncode == 0 and result.is_file():
+        return result.read_bytes()
+    error = work / "error.json"
+    if child.returncode in (_CONVERTER_ERROR, _OTHER_ERROR) and error.is_file():
+        details = json.loads(error.read_text())
+        if child.returncode == _CONVERTER_ERROR:
+            raise ConverterFailedError(details["message"])
         raise CalibrationCrashError(
-            "INT8 calibration of this model crashed TensorFlow's calibrator (the conversion "
-            f"subprocess died with {describe_exit(child.returncode)}; your Python process is "
-            "unaffected). Try quantization='dynamic' (int8 weights, float activations, no "
-            "calibration) or quantization='float16'; for a GRU/SimpleRNN, give the model's "
-            "Input a fixed sequence length so the layer can be unrolled for INT8."
-            + (f" Last output of the subprocess: {tail}" if tail else "")
+            f"INT8 conversion failed in the calibration subprocess: {details['type']}: "
+            f"{details['message'][:500]}"
         )
+    tail = "\n".join(child.stderr.strip().splitlines()[-3:])
+    raise CalibrationCrashError(
+        "INT8 calibration of this model crashed TensorFlow's calibrator (the conversion "
+        f"subprocess died with {describe_exit(child.returncode)}; your Python process is "
+        "unaffected). Try quantization='dynamic' (int8 weights, float activations, no "
+        "calibration) or quantization='float16'; for a GRU/SimpleRNN, give the model's "
+        "Input a fixed sequence length so the layer can be unrolled for INT8."
+        + (f" Last output of the subprocess: {tail}" if tail else "")
+    )
 
 
 def _batches(
@@ -168,6 +231,8 @@ def _main(folder: str) -> int:
         arrays, settings["names"], settings["batch"], settings["samples"]
     )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if settings["allow_flex"]:
+        converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     if settings["int8_io"]:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8

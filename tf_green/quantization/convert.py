@@ -1,8 +1,12 @@
 """Export a Keras model to a TFLite/LiteRT flatbuffer: float32, float16, dynamic or full INT8.
 
-:func:`to_tflite` strips TFMOT pruning wrappers, converts with ``tf.lite.TFLiteConverter``,
-checks that a full-INT8 export really runs on integer builtin kernels only, writes the file
-atomically if asked, and returns the bytes.
+:func:`to_tflite` is one entry for both engines. Here: the argument checks, the engine
+dispatch (:func:`tf_green._engine.engine_of`), the checks on the converted flatbuffer (an
+"int8" export runs on integer builtin kernels only; Flex ops only when asked for) and the
+atomic write. The conversion itself is the engine's: :mod:`._tf_keras_export` (tf_keras +
+TFMOT, imported when a tf_keras model arrives) or :mod:`.keras3.export` (Keras 3, TensorFlow
+and JAX backends; imports no tf_keras). Modes the converter does not make itself
+(``"int16x8"``, ``"int4"``: :mod:`._ai_edge`) start from the engine's float export.
 
 Example:
     >>> from tf_green import models
@@ -13,28 +17,35 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
-import pathlib
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-
-from tf_green._engine.models import strip_pruning
-from tf_green._input_checks import check_finite
-from tf_green._keras import keras, require_tf_keras_model, tf
-from tf_green.quantization import _calibrate, _data, _tflite_converter, _trace, _wrappers
+from tf_green._engine import engine_of, require_keras3_backend, tf_keras_engine
+from tf_green.quantization import _tflite_converter
+from tf_green.quantization._files import check_path, write_atomically
 
 __all__ = ["QUANTIZATIONS", "REPRESENTATIVE_SAMPLES", "to_tflite"]
 
-QUANTIZATIONS = (None, "float32", "float16", "dynamic", "int8")
+# Made by the converter itself, on either engine.
+CONVERTER_QUANTIZATIONS = (None, "float32", "float16", "dynamic", "int8")
+# Made by ai-edge-quantizer from the engine's float export (tf_green.quantization._ai_edge).
+POST_CONVERSION_QUANTIZATIONS = ("int16x8", "int4")
+QUANTIZATIONS = CONVERTER_QUANTIZATIONS + POST_CONVERSION_QUANTIZATIONS
 REPRESENTATIVE_SAMPLES = 300
+
+# The module that converts a model of each engine (imported on first use).
+_EXPORTERS = {
+    "tf_keras": "tf_green.quantization._tf_keras_export",
+    "keras3": "tf_green.quantization.keras3.export",
+}
+_POST_CONVERSION = "tf_green.quantization._ai_edge"
 
 
 def to_tflite(
-    model: keras.Model,
+    model: Any,
     path: str | os.PathLike | None = None,
     *,
     quantization: str | None = None,
@@ -42,10 +53,18 @@ def to_tflite(
     int8_io: bool = False,
     sparse: bool = False,
     representative_samples: int = REPRESENTATIVE_SAMPLES,
+    allow_flex: bool = False,
 ) -> bytes:
-    """Convert a tf_keras model to TFLite bytes, optionally quantized, and write it atomically.
+    """Convert a Keras model to TFLite bytes, optionally quantized, and write it atomically.
 
-    Pruning wrappers (``prune_low_magnitude``) are stripped first. A model prepared for
+    Both engines: a tf_keras model (TFMOT) or a Keras 3 model on the TensorFlow or JAX
+    backend (see :mod:`tf_green.quantization.keras3.export`: Keras 3 models go through
+    ``keras.export.ExportArchive`` and a SavedModel, jax2tf on JAX). The export holds
+    builtin TFLite ops only: a model that needs TensorFlow (Flex) ops is refused with a
+    ValueError naming them, unless ``allow_flex=True`` (unlike Keras' own
+    ``export(format="litert")``, which turns Flex on by default).
+
+    tf_keras pruning wrappers (``prune_low_magnitude``) are stripped first. A model prepared for
     quantization-aware training (:func:`tf_green.quantization.qat`) keeps its wrappers: the
     converter turns their learned ranges into the INT8 model's quantization parameters, so
     such a model exports with ``quantization="int8"`` only, and needs no representative data.
@@ -58,6 +77,8 @@ def to_tflite(
     * ``"dynamic"``: int8 weights, float activations (dynamic-range quantization); ~1/4 size.
     * ``"int8"``: full integer: int8 weights and activations, calibrated on
       ``representative_data``; builtin INT8 kernels only (checked after conversion).
+    * ``"int16x8"`` / ``"int4"``: made by ai-edge-quantizer from the float export (16-bit
+      activations; INT4 weights), see :mod:`tf_green.quantization._ai_edge`.
 
     ``sparse=True`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: tensors that are sparse enough
     (pruned to high sparsity, e.g. 80-90%) are stored in a compressed sparse encoding, which
@@ -80,9 +101,10 @@ def to_tflite(
     * Subclassed models are traced on the inputs of their first call (after ``fit`` or
       ``model(x)``); a subclassed model only built with ``model.build`` is traced on the
       shapes of ``representative_data``.
+    * Keras 3 recurrent models are exported at batch 1 too, and calibrate in process.
 
     Args:
-        model: A tf_keras model (Sequential, functional or subclassed).
+        model: A tf_keras or Keras 3 model (Sequential, functional or subclassed).
         path: If given, the file to write; ``~`` is expanded. Checked before converting: its
             folder must exist and accept a new file (a temporary file is created there and
             removed). Written via a temporary file in the same folder and ``os.replace``,
@@ -98,18 +120,24 @@ def to_tflite(
         sparse: Ask the converter to encode sparse tensors (see above).
         representative_samples: How many samples of ``representative_data`` to calibrate
             on, >= 1.
+        allow_flex: Let the converter keep TensorFlow ops it has no builtin kernel for, as
+            Flex ops (``SELECT_TF_OPS``; a warning names them). A device then needs the Flex
+            delegate linked into the app, and ``ai_edge_litert`` cannot run the file. Off by
+            default: such a model raises a ValueError naming the ops. The JAX backend exports
+            StableHLO, which has no Flex fallback.
 
     Returns:
         The flatbuffer bytes (also written to ``path`` when given).
 
     Raises:
-        TypeError: If ``model`` is not a tf_keras model, or ``representative_data`` has a
+        TypeError: If ``model`` is not a Keras model, or ``representative_data`` has a
             dtype the model's input cannot take.
         ValueError: On an unknown ``quantization``, ``"int8"`` without representative data,
             representative data of the wrong shape, ``int8_io`` without ``"int8"``, a QAT
             model with a non-INT8 mode, a ``path`` whose folder is missing or not writable,
-            or a model with ops the builtin INT8 set cannot express (the error names them
-            and suggests ``"dynamic"``).
+            a model with ops the builtin INT8 set cannot express (the error names them
+            and suggests ``"dynamic"``), or TensorFlow ops with no builtin kernel without
+            ``allow_flex=True`` (named), or a Keras 3 backend other than TensorFlow or JAX.
         OSError: If writing ``path`` fails (no partial file is left).
         RuntimeError: If INT8 calibration of a recurrent model crashed TensorFlow's
             calibrator (in the child process; the error suggests ``"dynamic"``).
@@ -123,114 +151,74 @@ def to_tflite(
         >>> TFLiteModel(content).precision
         'int8'
     """
-    model = require_tf_keras_model(model, call="tg.to_tflite")
+    engine = engine_of(model)
     quantization = _check_quantization(quantization)
+    if not isinstance(allow_flex, bool):
+        raise TypeError(f"`allow_flex` must be True or False, got {allow_flex!r}.")
+    if quantization in POST_CONVERSION_QUANTIZATIONS:
+        # The engine's float export, then ai-edge-quantizer (its own checks and write).
+        convert_float = functools.partial(to_tflite, allow_flex=allow_flex)
+        return importlib.import_module(_POST_CONVERSION).to_tflite(
+            convert_float,
+            model,
+            path,
+            quantization=quantization,
+            representative_data=representative_data,
+            int8_io=int8_io,
+            sparse=sparse,
+            representative_samples=representative_samples,
+        )
     if int8_io and quantization != "int8":
         raise ValueError(
             f"`int8_io=True` needs quantization='int8' (got {quantization!r}): only a full "
             "integer model can have int8 inputs and outputs."
         )
-    if not isinstance(representative_samples, int) or representative_samples < 1:
+    if (
+        isinstance(representative_samples, bool)
+        or not isinstance(representative_samples, int)
+        or representative_samples < 1
+    ):
         raise ValueError(
             f"`representative_samples` must be an int >= 1, got {representative_samples!r}."
         )
-    target = _check_path(path) if path is not None else None
-    qat_model = _wrappers.has_qat_wrappers(model)
-    if qat_model and quantization != "int8":
-        raise ValueError(
-            f"`model` is prepared for quantization-aware training (it has TFMOT quantize "
-            f"wrappers); export it with quantization='int8', not {quantization!r}. To export "
-            "a float model, convert the model you passed to `qat()`/`quantize()` instead."
-        )
-    calibrate = quantization == "int8" and not qat_model
-    if calibrate and representative_data is None:
-        raise ValueError(_NO_REPRESENTATIVE_DATA)
-    if _wrappers.has_pruning_wrappers(model):
-        model = strip_pruning(model)  # the masks applied: TFMOT's strip keeps raw weights
-    structure = _trace.signature(model, representative_data)
-    specs = _trace.flat_specs(structure)
-    arrays = None
-    if calibrate:
-        arrays = _representative_arrays(specs, representative_data, representative_samples)
-    if _trace.has_recurrent_layers(model):
-        content = _convert_recurrent(
-            model,
-            structure,
-            arrays,
-            quantization,
-            int8_io,
-            sparse,
-            qat_model,
-            representative_samples,
-        )
+    target = check_path(path) if path is not None else None
+    if engine == "keras3":
+        require_keras3_backend()
     else:
-        if model.inputs or model.save_spec() is not None:
-            converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        else:  # a subclassed model built without data: traced on the representative shapes
-            function = _trace.concrete_function(model, structure)
-            converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
-        generator = _generator(arrays, specs, representative_samples) if calibrate else None
-        _tflite_converter.configure(converter, quantization, generator, int8_io, sparse, qat_model)
-        content = _tflite_converter.convert(converter, quantization)
-    if quantization == "int8":
-        _tflite_converter.check_integer_only(content)
+        tf_keras_engine()  # first: it keeps tf.keras and TF_USE_LEGACY_KERAS as they are
+    content = importlib.import_module(_EXPORTERS[engine]).convert(
+        model,
+        quantization=quantization,
+        representative_data=representative_data,
+        int8_io=int8_io,
+        sparse=sparse,
+        representative_samples=representative_samples,
+        allow_flex=allow_flex,
+    )
+    _check_content(content, quantization, allow_flex)
     if target is not None:
-        _write_atomically(target, content)
+        write_atomically(target, content)
     return content
 
 
-_NO_REPRESENTATIVE_DATA = (
-    "quantization='int8' needs `representative_data` to calibrate activation ranges: "
-    "pass a few hundred training inputs, e.g. representative_data=x_train[:300] or a "
-    "tf.data.Dataset of (x, y) batches. Or use quantization='dynamic', which needs none."
-)
-
-
-def _convert_recurrent(
-    model: keras.Model,
-    structure: Any,
-    arrays: list[np.ndarray] | None,
-    quantization: str | None,
-    int8_io: bool,
-    sparse: bool,
-    qat_model: bool,
-    samples: int,
-) -> bytes:
-    """Convert a model with LSTM/GRU/RNN layers at batch 1; calibrate INT8 in a subprocess."""
-    fixed = _trace.with_batch(structure, 1)
-    if fixed != structure:
+def _check_content(content: bytes, quantization: str | None, allow_flex: bool) -> None:
+    """The checks on every converted flatbuffer, whichever engine made it."""
+    if quantization == "int8":
+        _tflite_converter.check_integer_only(content)
+    flex = _tflite_converter.flex_ops(content)
+    if flex and not allow_flex:  # the converter was told builtins only: never expected
+        raise ValueError(
+            f"the export holds TensorFlow (Flex) ops {', '.join(flex)} although allow_flex is "
+            "False; please report this. Pass allow_flex=True to accept them."
+        )
+    if flex:
         warnings.warn(
-            "to_tflite: `model` has recurrent layers (LSTM/GRU/RNN), which TFLite cannot "
-            "convert with a dynamic batch axis; exporting it at batch 1 (TFLiteModel.predict "
-            "runs any number of samples, one at a time).",
+            f"to_tflite: the export uses TensorFlow (Flex) ops {', '.join(flex)} "
+            "(allow_flex=True): a device needs the Flex delegate linked into the app to run "
+            "it, and ai_edge_litert's interpreter cannot.",
             UserWarning,
             stacklevel=3,
         )
-    batch = _trace.flat_specs(fixed)[0][1][0]
-    if quantization == "int8" and not qat_model:
-        source = _trace.unroll_recurrent(model) or model
-        function = _trace.concrete_function(source, fixed)
-        try:
-            return _calibrate.convert_isolated(
-                source.variables,
-                function,
-                arrays,
-                [name for name, _, _ in _trace.flat_specs(fixed)],
-                batch=batch,
-                samples=samples,
-                int8_io=int8_io,
-                sparse=sparse,
-            )
-        except _calibrate.ConverterFailedError as error:
-            raise _tflite_converter.converter_error(str(error), quantization) from None
-    function = _trace.concrete_function(model, fixed)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
-    _tflite_converter.configure(converter, quantization, None, int8_io, sparse, qat_model)
-    if quantization == "dynamic":
-        # The new dynamic-range quantizer leaves the fused LSTM kernel's weights in float
-        # (the "dynamic" file would be a float32 one); the previous quantizer stores them int8.
-        converter.experimental_new_dynamic_range_quantizer = False
-    return _tflite_converter.convert(converter, quantization)
 
 
 def _check_quantization(quantization: Any) -> str | None:
@@ -238,127 +226,3 @@ def _check_quantization(quantization: Any) -> str | None:
         valid = ", ".join(repr(q) for q in QUANTIZATIONS)
         raise ValueError(f"unknown `quantization` {quantization!r}; valid values: {valid}.")
     return None if quantization == "float32" else quantization
-
-
-def _check_path(path: str | os.PathLike) -> pathlib.Path:
-    """Check, before any work, that ``path`` can be written; return it as a Path.
-
-    Besides the folder's permission bits, a temporary file is created (and removed) next to
-    ``path``: that is what :func:`_write_atomically` does later, and it also catches folders
-    that ``os.access`` calls writable but are not (read-only mounts, ``/proc``, root).
-    """
-    try:
-        target = pathlib.Path(os.path.expanduser(os.fspath(path)))
-    except TypeError:
-        raise TypeError(
-            f"`path` must be a str or os.PathLike, got {type(path).__name__}."
-        ) from None
-    folder = target.parent
-    if not folder.is_dir():
-        raise ValueError(
-            f"`path` {str(target)!r}: folder {str(folder)!r} does not exist; create it first "
-            "or choose another path."
-        )
-    if target.is_dir():
-        raise ValueError(f"`path` {str(target)!r} is a folder; give a file name (model.tflite).")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise ValueError(
-            f"`path` {str(target)!r} exists and is read-only; remove it or choose another path."
-        )
-    unwritable = ValueError(
-        f"`path` {str(target)!r}: folder {str(folder)!r} is not writable; choose a folder "
-        "you can write to."
-    )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise unwritable
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as error:
-        raise ValueError(f"{unwritable.args[0][:-1]} ({error.strerror or error}).") from None
-    os.close(fd)
-    os.unlink(probe)
-    return target
-
-
-def _write_atomically(target: pathlib.Path, content: bytes) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``; no partial file."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as error:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(error, OSError):
-            raise OSError(
-                error.errno, f"could not write `path` {str(target)!r}: {error.strerror or error}"
-            ) from error
-        raise
-
-
-def _representative_arrays(
-    specs: list[tuple[str, tuple, tf.DType]], data: Any, samples: int
-) -> list[np.ndarray]:
-    """Check ``data`` against the model's inputs; return one array per input."""
-    names = [name for name, _, _ in specs]
-    if _data.is_dataset(data):
-        arrays, _ = _data.dataset_to_arrays(
-            data, [len(s) for _, s, _ in specs], limit=samples, argument="representative_data"
-        )
-        if isinstance(arrays, dict):
-            arrays = _data.as_input_list(arrays, names, "representative_data")
-    else:
-        arrays = _data.as_input_list(data, names, "representative_data")
-    checked = []
-    for array, (name, shape, dtype) in zip(arrays, specs, strict=True):
-        checked.append(_check_array(array, name, shape, dtype))
-    if len(checked[0]) == 0:
-        raise ValueError("`representative_data` is empty; pass at least one sample.")
-    # NaN/inf in calibration data gives NaN scales: a broken INT8 model, not an error.
-    check_finite(
-        checked[0][:samples] if len(checked) == 1 else [a[:samples] for a in checked],
-        "representative_data",
-    )
-    return checked
-
-
-def _generator(
-    arrays: list[np.ndarray], specs: list[tuple[str, tuple, tf.DType]], samples: int
-) -> Callable[[], Iterator[list[np.ndarray] | dict[str, np.ndarray]]]:
-    """A representative-dataset generator: one sample at a time."""
-    names = [name for name, _, _ in specs]
-
-    def generate() -> Iterator[list[np.ndarray] | dict[str, np.ndarray]]:
-        for sample in _data.iter_samples(arrays, samples):
-            # Several inputs go by signature name: the converter may reorder its inputs.
-            yield sample if len(sample) == 1 else dict(zip(names, sample, strict=True))
-
-    return generate
-
-
-def _check_array(array: np.ndarray, name: str, shape: tuple, dtype: tf.DType) -> np.ndarray:
-    """Check one input's representative array (shape and dtype kind); cast it to ``dtype``."""
-    expected = "(n, " + ", ".join("?" if d is None else str(d) for d in shape[1:]) + ")"
-    dims = zip(array.shape[1:], shape[1:], strict=False)
-    if array.ndim != len(shape) or any(want is not None and got != want for got, want in dims):
-        raise ValueError(
-            f"`representative_data` for input {name!r} has shape {array.shape}, but the model "
-            f"expects samples of shape {expected}; pass an array of shape {expected}."
-        )
-    kind = array.dtype.kind
-    if dtype.is_floating:
-        ok, hint = kind == "f", "pass float data preprocessed exactly as in training"
-    elif dtype.is_bool:
-        ok, hint = kind == "b", "pass a boolean array"
-    else:
-        ok, hint = kind in "iu", f"pass integer data (e.g. token ids) castable to {dtype.name}"
-    if not ok:
-        raise TypeError(
-            f"`representative_data` for input {name!r} has dtype {array.dtype}, but the model "
-            f"input is {dtype.name}; {hint}."
-        )
-    return array.astype(dtype.as_numpy_dtype, copy=False)
