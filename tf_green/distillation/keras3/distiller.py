@@ -101,6 +101,36 @@ def _check_dataset_labels(dataset: Any, classes: int, output_rank: int) -> Any:
     return dataset.map(check)
 
 
+class _KeepJaxState(keras.callbacks.Callback):
+    """Keep the variables' values at each epoch start, to restore them after a failed ``fit``.
+
+    Keras's JAX trainer detaches every variable's value at the first step of an epoch and
+    reattaches it from the step's output; when the data raises at that step (a label
+    check, a bad batch), nothing is reattached and the student is left without values.
+    JAX arrays are immutable, so keeping references costs no copy.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list | None = None
+
+    @staticmethod
+    def _variables(model: Any) -> list:
+        optimizer = getattr(model, "optimizer", None)
+        extra = list(optimizer.variables) if optimizer is not None else []
+        return [*model.variables, *model.metrics_variables, *extra]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Keep references to the current values."""
+        self.values = [(v, v.value) for v in self._variables(self.model)]
+
+    def restore(self, model: Any) -> None:
+        """Give back its value to every variable left without one."""
+        for variable, value in self.values or []:
+            if getattr(variable, "_value", True) is None:
+                variable.assign(value)
+
+
 @keras.saving.register_keras_serializable(package="tf_green")
 class Distiller(keras.distillation.Distiller):
     """Train a student on hard labels and a frozen teacher's softened logits (Keras 3).
@@ -418,7 +448,14 @@ class Distiller(keras.distillation.Distiller):
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.insert(0, StopOnNonFiniteLoss())
-        return super().fit(x, y, callbacks=callbacks, **kwargs)
+        if keras.backend.backend() != "jax":
+            return super().fit(x, y, callbacks=callbacks, **kwargs)
+        guard = _KeepJaxState()
+        try:
+            return super().fit(x, y, callbacks=[guard, *callbacks], **kwargs)
+        except BaseException:
+            guard.restore(self)
+            raise
 
     def get_config(self) -> dict:
         """The full config: both models, ``alpha``, ``temperature``, feature pairs (named)."""
