@@ -310,33 +310,7 @@ def test_npz_with_objects_names_file_and_key(tmp_path):
         loading.load_data(path)
 
 
-# Finding 9 (#12): Keras 3 files.
-
-
-def test_keras3_zip_is_named_before_loading(tmp_path):
-    path = tmp_path / "k3.keras"
-    config = {
-        "module": "keras",
-        "class_name": "Sequential",
-        "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [None, 4]}}]},
-    }
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
-        archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", b"")
-    with pytest.raises(
-        ValueError, match=r"saved with Keras 3\.15\.1; tf_green's engine is tf_keras"
-    ):
-        loading.load_model(path)
-
-
-def test_keras3_h5_is_named_before_loading(tmp_path):
-    path = tmp_path / "k3.h5"
-    _clean_model().save(path)
-    with h5py.File(path, "r+") as h5:
-        h5.attrs["keras_version"] = "3.15.1"
-    with pytest.raises(ValueError, match=r"Keras 3\.15\.1.*set_weights"):
-        loading.load_model(path)
+# Finding 9 (#12): Keras 3 files are loaded by Keras 3 now (tests/test_loading_keras3.py).
 
 
 KERAS3_ADVICE_SCRIPT = textwrap.dedent(

@@ -21,12 +21,14 @@ import io
 import pathlib
 import tempfile
 import zipfile
+from typing import Any
 
 import h5py
 import numpy as np
 
 from tf_green import datasets
-from tf_green._keras import keras
+from tf_green._engine import keras_named
+from tf_green.engine import register_keras3_classes, register_tf_keras_classes
 from tf_green.model_files import Limits, ModelFile, read_model_file
 from tf_green.model_scan import CODE_CARRYING_LAYERS, config_findings, graph_findings
 
@@ -38,9 +40,16 @@ _LIMITS = Limits()
 
 
 def _findings(model_file: ModelFile) -> list[str]:
+    # tf_green's own classes are known (registered) before the configs are read.
+    if model_file.engine == "keras3":
+        register_keras3_classes()
+    else:
+        register_tf_keras_classes()
     found: list[str] = []
     for _, config in model_file.configs:
-        found.extend(entry for entry in config_findings(config) if entry not in found)
+        found.extend(
+            entry for entry in config_findings(config, model_file.engine) if entry not in found
+        )
     if model_file.saved_model is not None:
         found.extend(graph_findings(model_file.saved_model))
     return found
@@ -70,7 +79,7 @@ def code_carrying_layers(
 
     Raises:
         ValueError: If ``path`` is missing, is not a Keras model, is a polyglot, has a suffix
-            that disagrees with its bytes, breaks a size limit, or was saved by Keras 3.
+            that disagrees with its bytes, or breaks a size limit.
 
     Example:
         >>> code_carrying_layers("model.keras")  # doctest: +SKIP
@@ -80,13 +89,15 @@ def code_carrying_layers(
     return _findings(read_model_file(path, limits))
 
 
-def _load(model_file: ModelFile, compile: bool, unsafe: bool) -> keras.Model:
-    if model_file.kind == "hdf5":
+def _load(model_file: ModelFile, compile: bool, unsafe: bool) -> Any:
+    keras = keras_named(model_file.engine)
+    if model_file.kind == "hdf5" and model_file.engine == "tf_keras":
         with h5py.File(io.BytesIO(model_file.data), "r") as h5:
             return keras.models.load_model(h5, compile=compile)
-    if model_file.kind == "keras":
+    if model_file.data is not None:  # load a private copy of the very bytes that were scanned
+        suffix = ".keras" if model_file.kind == "keras" else ".h5"
         with tempfile.TemporaryDirectory(prefix="tf_green_load_") as tmp:
-            copy = pathlib.Path(tmp) / "model.keras"
+            copy = pathlib.Path(tmp) / f"model{suffix}"
             copy.write_bytes(model_file.data)
             return keras.models.load_model(copy, compile=compile, safe_mode=not unsafe)
     return keras.models.load_model(model_file.path, compile=compile)
@@ -100,12 +111,14 @@ def load_model(
     max_config_bytes: int = _LIMITS.max_config_bytes,
     max_archive_bytes: int = _LIMITS.max_archive_bytes,
     max_compression_ratio: float = _LIMITS.max_compression_ratio,
-) -> keras.Model:
-    """Load a tf_keras model from ``.keras``, ``.h5`` or a SavedModel directory, safely.
+) -> Any:
+    """Load a Keras 3 or tf_keras model from ``.keras``, ``.h5`` or a SavedModel, safely.
 
     The file's format is decided from its bytes, its sizes are checked and its configs and
     graph are scanned (:func:`code_carrying_layers`) before anything is deserialized; then the
-    very bytes that were scanned are loaded.
+    very bytes that were scanned are loaded, by the engine that wrote them: a file saved by
+    Keras 3 (its ``keras_version``) loads as a Keras 3 model, any other as a tf_keras model
+    (a SavedModel directory is tf_keras only: Keras 3 cannot load one as a model).
 
     Args:
         path: The saved model.
@@ -125,7 +138,7 @@ def load_model(
     Raises:
         ValueError: If ``path`` is missing, is not a Keras model, parses as two formats, has
             a suffix that disagrees with its bytes, breaks a size limit (named in the message),
-            was saved by Keras 3, or runs code and ``unsafe_deserialization`` is False.
+            or runs code and ``unsafe_deserialization`` is False.
 
     Example:
         >>> model = load_model("baseline.keras")  # doctest: +SKIP

@@ -4,8 +4,9 @@ A model file is decided to be a ``.keras`` zip archive, an HDF5 file or a SavedM
 from its bytes, the way tf_keras' loader will see it, and the name's suffix must agree. A file
 that parses as both HDF5 and zip is refused: the old check read the zip's end while tf_keras
 read the HDF5 start, so the scan and the loader saw different models. Declared sizes are checked
-against limits before anything is unpacked, and Keras 3 files are named as such before tf_keras
-trips over them. Nothing here deserializes a layer.
+against limits before anything is unpacked, and the engine that wrote the file (Keras 3 or
+tf_keras, from its ``keras_version``) is read so that the same engine loads it. Nothing here
+deserializes a layer.
 
 Example:
     >>> from tf_green.model_files import Limits
@@ -25,8 +26,6 @@ from typing import Any
 
 import h5py
 from tensorflow.core.protobuf import saved_model_pb2
-
-from tf_green._keras import KERAS3_REBUILD_ADVICE
 
 __all__ = ["HDF5_SIGNATURE", "Limits", "ModelFile", "read_model_file"]
 
@@ -69,6 +68,8 @@ class ModelFile:
         data: The file's bytes (None for a SavedModel directory): load these, not the path.
         configs: ``(where, config)`` pairs of the JSON configs the loader will deserialize.
         saved_model: The parsed ``saved_model.pb`` of a SavedModel directory, else None.
+        engine: The Keras that wrote it and will load it: ``"keras3"`` (``keras_version``
+            3.x in ``metadata.json`` or the HDF5 attributes) or ``"tf_keras"``.
 
     Example:
         >>> ModelFile(pathlib.Path("m.h5"), "hdf5").configs
@@ -80,6 +81,7 @@ class ModelFile:
     data: bytes | None = None
     configs: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
     saved_model: Any = None
+    engine: str = "tf_keras"
 
 
 def _error(path: pathlib.Path, text: str) -> ValueError:
@@ -128,14 +130,11 @@ def _sniff(path: pathlib.Path, data: bytes) -> str:
     )
 
 
-def _keras3_check(path: pathlib.Path, version: Any) -> None:
+def _engine_of_version(version: Any) -> str:
+    """The engine that wrote a file, from its ``keras_version``: Keras 3 or tf_keras."""
     text = version.decode() if isinstance(version, bytes) else str(version or "")
-    if text.split(".")[0].isdigit() and int(text.split(".")[0]) >= 3:
-        raise _error(
-            path,
-            f"was saved with Keras {text}; tf_green's engine is tf_keras (Keras 2) today and "
-            f"cannot load Keras 3 files. {KERAS3_REBUILD_ADVICE}",
-        )
+    major = text.split(".")[0]
+    return "keras3" if major.isdigit() and int(major) >= 3 else "tf_keras"
 
 
 def _check_config_size(path: pathlib.Path, where: str, size: int, limits: Limits) -> None:
@@ -202,7 +201,7 @@ def _read_zip(model: ModelFile, limits: Limits) -> None:
             if "metadata.json" in names:
                 metadata = _json(path, "metadata.json", archive.read("metadata.json"), limits)
                 if isinstance(metadata, dict):
-                    _keras3_check(path, metadata.get("keras_version"))
+                    model.engine = _engine_of_version(metadata.get("keras_version"))
             model.configs.append(
                 ("config.json", _json(path, "config.json", archive.read("config.json"), limits))
             )
@@ -224,7 +223,7 @@ def _read_hdf5(model: ModelFile, limits: Limits) -> None:
     links: list[str] = []
     try:
         with h5py.File(io.BytesIO(model.data), "r") as h5:
-            _keras3_check(path, h5.attrs.get("keras_version"))
+            model.engine = _engine_of_version(h5.attrs.get("keras_version"))
 
             def visit(name: str, link: Any) -> None:
                 if isinstance(link, h5py.ExternalLink):
@@ -321,7 +320,7 @@ def read_model_file(path: str | pathlib.Path, limits: Limits | None = None) -> M
     Raises:
         ValueError: If ``path`` is missing, is not a Keras model, parses as two formats, has a
             suffix that disagrees with its bytes, breaks a size limit (named in the message),
-            has a crafted zip directory, or was saved by Keras 3.
+            or has a crafted zip directory.
 
     Example:
         >>> read_model_file("model.keras").kind  # doctest: +SKIP

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from typing import Any
 
 from tensorflow.python.util import tf_export
 
-from tf_green._keras import keras
+from tf_green._engine import keras_named
 
 __all__ = ["CODE_CARRYING_LAYERS", "DANGEROUS_OPS", "config_findings", "graph_findings"]
 
@@ -191,18 +192,28 @@ CHECKPOINT_OPS = frozenset(
 DANGEROUS_OPS = FILE_AND_PROCESS_OPS | CHECKPOINT_OPS
 
 
-def _keras_builtin(name: str) -> bool:
+def _api_symbol(name: str, engine: str) -> Any:
+    """What the engine's loader resolves an exported API name (``keras.layers.Dense``) to."""
+    if engine == "keras3":
+        # The table Keras 3's own deserializer looks names up in.
+        return importlib.import_module("keras.src.api_export").get_symbol_from_name(name)
+    return tf_export.get_symbol_from_name(name)
+
+
+def _keras_builtin(name: str, engine: str) -> bool:
     return any(
-        tf_export.get_symbol_from_name(f"keras.{module}.{name}") is not None
+        _api_symbol(f"keras.{module}.{name}", engine) is not None
         for module in KERAS_BUILTIN_MODULES
     )
 
 
-def _registered(name: Any) -> bool:
-    return isinstance(name, str) and keras.saving.get_registered_object(name) is not None
+def _registered(name: Any, engine: str) -> bool:
+    if not isinstance(name, str):
+        return False
+    return keras_named(engine).saving.get_registered_object(name) is not None
 
 
-def _reference_problem(node: dict) -> str | None:
+def _reference_problem(node: dict, engine: str) -> str | None:
     """Why a serialized class/function reference would resolve outside Keras, or None."""
     module = node.get("module")
     class_name = node["class_name"]
@@ -218,7 +229,7 @@ def _reference_problem(node: dict) -> str | None:
     if not isinstance(module, str) or not isinstance(name, str):
         return f"a malformed reference {class_name!r}"
     if module == "builtins":
-        if class_name == "function" and _keras_builtin(name):
+        if class_name == "function" and _keras_builtin(name, engine):
             return None
         return f"builtins.{name}"
     if class_name == "__typespec__" and module.startswith("tensorflow."):
@@ -226,16 +237,18 @@ def _reference_problem(node: dict) -> str | None:
     if not SAFE_MODULES.match(module):
         return f"module {module!r} ({name})"
     for text in (name, registered):
-        if isinstance(text, str) and "." in text and not _registered(text):
+        if isinstance(text, str) and "." in text and not _registered(text, engine):
             return f"the dotted name {text!r} in module {module!r}"
-    if registered not in (None, name, class_name) and not _registered(registered):
+    if registered not in (None, name, class_name) and not _registered(registered, engine):
         return f"the registered name {registered!r} for {name!r} in module {module!r}"
-    if _registered(registered if class_name != "function" else name):
+    if _registered(registered if class_name != "function" else name, engine):
         return None
     api = module.split(".")[0] in ("keras", "tf_keras")
-    if api and tf_export.get_symbol_from_name(f"{module}.{name}") is not None:
+    if api and _api_symbol(f"{module}.{name}", engine) is not None:
         return None
-    imported = "tf_" + module if module.startswith("keras") else module
+    # tf_keras reads the module "keras.x" as "tf_keras.x"; Keras 3 imports it as named.
+    tf_keras_name = engine == "tf_keras" and module.startswith("keras")
+    imported = "tf_" + module if tf_keras_name else module
     if imported not in sys.modules:
         return f"module {imported!r}, which is not imported yet (importing it would run it)"
     return None
@@ -257,10 +270,10 @@ def _tf_symbol_problem(symbol: Any) -> str | None:
     return None
 
 
-def _walk(config: Any) -> Iterator[str]:
+def _walk(config: Any, engine: str) -> Iterator[str]:
     if isinstance(config, list):
         for value in config:
-            yield from _walk(value)
+            yield from _walk(value, engine)
         return
     if not isinstance(config, dict):
         return
@@ -274,7 +287,7 @@ def _walk(config: Any) -> Iterator[str]:
         if class_name == "__lambda__":
             yield "a lambda function (__lambda__)"
             return
-        problem = _reference_problem(config)
+        problem = _reference_problem(config, engine)
         if problem:
             yield f"{name} ({class_name}) names {problem}"
         key = TF_OP_LAYERS.get(class_name)
@@ -283,15 +296,17 @@ def _walk(config: Any) -> Iterator[str]:
             if problem:
                 yield f"{name} ({class_name}) calls {problem}"
     for value in config.values():
-        yield from _walk(value)
+        yield from _walk(value, engine)
 
 
-def config_findings(config: Any) -> list[str]:
+def config_findings(config: Any, engine: str = "tf_keras") -> list[str]:
     """List what in a JSON model config would run code that is not Keras' own.
 
     Args:
         config: A model config tree (``config.json``, an HDF5 ``model_config`` or
             ``training_config``, a ``keras_metadata.pb`` node).
+        engine: The Keras that will load it, ``"tf_keras"`` or ``"keras3"``: names are
+            resolved against that engine's registry and API, as its loader resolves them.
 
     Returns:
         One line per finding, e.g. ``"evil (Lambda)"`` or
@@ -302,7 +317,7 @@ def config_findings(config: Any) -> list[str]:
         ["? (function) names module 'os' (system)"]
     """
     found: list[str] = []
-    for entry in _walk(config):
+    for entry in _walk(config, engine):
         if entry not in found:
             found.append(entry)
     return found
