@@ -83,7 +83,7 @@ _KERAS3 = {
 # Submodules that import no tf_keras/TFMOT (the others load the tf_keras engine first).
 _ENGINE_NEUTRAL = (
     "_common", "_inputs", "_labels", "_regression", "_storage", "cache", "keras3",
-    "teacher_cache",
+    "teacher_cache", "tune", "tune_arms", "tune_data",
 )  # fmt: skip
 
 # tf_keras-only names, loaded on first access (PEP 562).
