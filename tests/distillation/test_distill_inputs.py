@@ -148,3 +148,11 @@ def test_the_task_is_chosen_from_the_teacher_or_given(regression_teacher, data):
     xc, yc = data  # classifiers keep KL distillation
     student = tg.distill(*_pair(), xc, yc, epochs=1)
     assert "distillation_loss" in student.history.history
+
+
+def test_distiller_fit_itself_stops_on_a_nan_loss(data):
+    x, y = data
+    distiller = Distiller(*_pair())
+    distiller.compile(optimizer=keras.optimizers.SGD(1e25))
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 1 step \d+"):
+        distiller.fit(x * 1e25, y, epochs=1, verbose=0)

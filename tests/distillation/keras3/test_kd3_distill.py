@@ -74,3 +74,17 @@ def test_a_keras3_user_never_imports_tf_keras():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
     )
     assert "LOADED []" in done.stdout, done.stdout + done.stderr[-3000:]
+
+
+def test_a_regression_teacher_is_distilled_with_a_squared_error():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    target = x @ np.linspace(-1.0, 1.0, 6).astype("float32")
+    teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                keras.layers.Dense(1)])  # fmt: skip
+    teacher.compile(keras.optimizers.Adam(1e-2), "mse")
+    teacher.fit(x, target, epochs=5, verbose=0)
+    student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    trained = tg.distill(teacher, student, x, None, epochs=3, optimizer=keras.optimizers.Adam(3e-2))
+    history = trained.history.history
+    assert set(history) == {"loss", "mae"} and history["loss"][-1] < history["loss"][0]

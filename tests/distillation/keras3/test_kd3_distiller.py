@@ -149,3 +149,17 @@ def test_bad_input_is_refused_clearly(trained_teacher, pair_data):
     inf[0, 0] = np.inf
     with pytest.raises(NonFiniteLossError, match="loss became"):
         d.fit(inf, y, epochs=1, verbose=0)  # Distiller.fit itself stops on a NaN loss
+
+
+def test_a_top_k_cache_of_every_class_and_a_float16_cache_give_the_live_loss():
+    teacher, student = lm(7, 5, "teacher", seed=1), lm(7, 5, "student", seed=2)
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 7, (12, 5)).astype("int32"), rng.integers(0, 7, (12, 5))
+    d = Distiller(teacher, student, alpha=0.2, temperature=2.0)
+    d.compile(optimizer="sgd")
+    live = d.evaluate(x, y, batch_size=12, verbose=0, return_dict=True)["loss"]
+    for options, tolerance in (({"top_k": 7}, 1e-5), ({"dtype": "float16"}, 1e-2)):
+        cache = cache_teacher(teacher, x, **options)
+        packed = cache.zip(x, y, batch_size=12, shuffle=False)
+        got = d.evaluate(packed, verbose=0, return_dict=True)["loss"]
+        assert got == pytest.approx(live, rel=tolerance), options
