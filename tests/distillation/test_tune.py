@@ -149,6 +149,9 @@ def test_holdout_split_is_stratified_and_keeps_unlabelled_in_fit():
         ({"cache": False}, ValueError, "`cache`"),
         ({"feature_pairs": [("a", "b")]}, ValueError, "`feature_pairs`"),
         ({"task": "regression"}, ValueError, "`task`"),
+        ({"cache": "yes"}, TypeError, "`cache` must be True or a TeacherCache"),
+        ({"refit": False, "callbacks": []}, ValueError, "`callbacks`: used only by the refit"),
+        ({"refit": False, "validation_data": (1, 2)}, ValueError, "`validation_data`: used only"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, match):

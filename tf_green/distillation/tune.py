@@ -35,6 +35,7 @@ import tf_green.distillation.tune_arms as tune_arms
 from tf_green._engine import engine_of, keras_of
 from tf_green._engine.checks import check_finite
 from tf_green._engine.data import is_dataset, output_shape
+from tf_green.distillation.teacher_cache import TeacherCache
 from tf_green.distillation.tune_data import check_grid, class_ids, holdout_split, subset_cache, take
 
 __all__ = ["TuneResult", "tune"]
@@ -93,7 +94,7 @@ class TuneResult:
         )
 
 
-def _check_options(epochs, sweep_epochs, finalists, feature_pairs, task, cache, x, y):
+def _check_options(epochs, sweep_epochs, finalists, feature_pairs, task, cache, x, y, refit, extra):
     for name, value in (("epochs", epochs), ("finalists", finalists)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
@@ -116,6 +117,14 @@ def _check_options(epochs, sweep_epochs, finalists, feature_pairs, task, cache, 
         raise ValueError(
             f"tune picks a softmax temperature, so it is for classifiers: `task` must be "
             f"'auto' or 'classification', got {task!r}."
+        )
+    if not isinstance(cache, (bool, TeacherCache)):
+        raise TypeError(f"`cache` must be True or a TeacherCache of `x`, got {cache!r}.")
+    if not refit and any(value is not None for value in extra.values()):
+        names = " and ".join(f"`{name}`" for name, value in extra.items() if value is not None)
+        raise ValueError(
+            f"{names}: used only by the refit on all the training data, which refit=False "
+            "skips; set refit=True, or fit the returned student yourself with them."
         )
     if cache is False:
         raise ValueError(
@@ -217,8 +226,9 @@ def tune(
         metrics: The student's metrics.
         sample_weight: Per-sample weights of ``x``.
         cache: True: run the teacher once here; a ``TeacherCache`` of ``x``: use it.
-        validation_data: Passed to the refit's ``fit`` only (reporting, never choosing).
-        callbacks: Passed to the refit's ``fit`` only.
+        validation_data: Passed to the refit's ``fit`` only (reporting, never choosing);
+            refused with ``refit=False``.
+        callbacks: Passed to the refit's ``fit`` only; refused with ``refit=False``.
         shuffle: Shuffle each epoch.
         verbose: Keras verbosity of every fit.
         feature_pairs: Not supported (the live teacher would run every epoch); must be
@@ -231,11 +241,12 @@ def tune(
     Raises:
         ValueError: For an empty grid, a temperature <= 0, an alpha outside [0, 1], a
             ``holdout`` outside (0, 1), too few labelled samples to hold out 10, bad
-            labels, NaN/inf in the data, ``cache=False``, ``feature_pairs``, a
+            labels, NaN/inf in the data, ``cache=False``, ``feature_pairs``,
+            ``validation_data``/``callbacks`` with ``refit=False``, a
             regression ``task``, or a model that is not a classifier (each naming the
             argument).
-        TypeError: For a ``tf.data.Dataset`` ``x`` (arrays are split), or models that are
-            not Keras models.
+        TypeError: For a ``tf.data.Dataset`` ``x`` (arrays are split), a ``cache`` that is
+            not a bool or TeacherCache, or models that are not Keras models.
 
     Example:
         >>> from tf_green import models
@@ -251,7 +262,8 @@ def tune(
     """
     engine_of(teacher, "teacher")
     engine_of(student, "student")
-    _check_options(epochs, sweep_epochs, finalists, feature_pairs, task, cache, x, y)
+    extra = {"validation_data": validation_data, "callbacks": callbacks}
+    _check_options(epochs, sweep_epochs, finalists, feature_pairs, task, cache, x, y, refit, extra)
     grid_t, grid_a = check_grid(temperatures, alphas)
     extra_t, extra_a = check_grid(
         () if temperature is None else (temperature,),
@@ -331,7 +343,6 @@ def tune(
     _report(winner, scores)
     if refit:
         start = time.perf_counter()
-        extra = {"validation_data": validation_data, "callbacks": callbacks}
         if winner is None:
             best = tune_arms.scratch(student, x, y, sample_weight, ids, epochs, settings, **extra)
             samples = int((ids >= 0).sum())
