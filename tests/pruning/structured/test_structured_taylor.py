@@ -67,3 +67,32 @@ def test_taylor_needs_data_and_one_loss():
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="needs one loss"):
         taylor_scores(analyse(plain), X, Y)
+
+
+def test_distill_fine_tunes_each_step_from_the_unpruned_model_with_one_cache(monkeypatch):
+    from tf_green import distillation
+
+    calls = []
+    real = distillation.distill
+
+    def spy(teacher, student, *args, **kwargs):
+        calls.append((teacher, kwargs["cache"], kwargs["epochs"]))
+        return real(teacher, student, *args, **kwargs)
+
+    monkeypatch.setattr(distillation, "distill", spy)
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(hidden))
+    model.get_layer("out").bias.assign([0.1, -0.1])  # a trained-looking teacher
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile("adam", loss, metrics=["accuracy"])
+    labels = (X[:, 0] > 0).astype("int64")
+    small, report = shrink(
+        model, None, X, labels, macs=0.5, steps=2, epochs=1, distill=True, temperature=2.0
+    )
+    assert [teacher is model for teacher, _, _ in calls] == [True, True]
+    assert isinstance(calls[0][1], distillation.TeacherCache) and calls[0][1] is calls[1][1]
+    assert small.get_layer("hidden").units == 4
+    assert "loss" in report.attrs["steps"][1]
+    with pytest.raises(ValueError, match="need training data"):
+        shrink(model, macs=0.5, distill=True)

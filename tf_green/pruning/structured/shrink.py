@@ -47,6 +47,9 @@ def shrink(
     criterion: str = "l1",
     exclude: tuple[str, ...] | list[str] = (),
     round_to: int = 1,
+    distill: bool = False,
+    temperature: float = 4.0,
+    alpha: float = 0.1,
     verbose: Any = 0,
 ) -> tuple[Any, pd.DataFrame]:
     """Remove whole channels (Conv filters, Dense units) and rebuild a smaller Keras 3 model.
@@ -89,6 +92,11 @@ def shrink(
             (so the layers feeding them keep theirs too).
         round_to: Round every kept channel count up to a multiple of this (e.g. 8 for
             SIMD-friendly widths); 1 keeps exactly what the target asks.
+        distill: With ``x``: fine-tune each step by distilling from the unpruned ``model``
+            (:func:`tf_green.distillation.distill`; for arrays the teacher's outputs are
+            cached once and shared by every step) instead of plain ``fit``.
+        temperature: Distillation temperature (with ``distill``).
+        alpha: Weight of the label loss when distilling (with ``distill``).
         verbose: Passed to ``fit``.
 
     Returns:
@@ -134,12 +142,13 @@ def shrink(
             model, x, y, macs=macs, ratio=ratio, steps=steps, epochs=epochs,
             batch_size=batch_size, validation_data=validation_data, callbacks=callbacks,
             steps_per_epoch=steps_per_epoch, optimizer=optimizer, loss=loss, metrics=metrics,
-            criterion=criterion, exclude=exclude, round_to=round_to, verbose=verbose,
+            criterion=criterion, exclude=exclude, round_to=round_to, distill=distill,
+            temperature=temperature, alpha=alpha, verbose=verbose,
         )  # fmt: skip
-    if steps not in (None, 1) or validation_data is not None or callbacks:
+    if steps not in (None, 1) or validation_data is not None or callbacks or distill:
         raise ValueError(
-            "`steps`, `validation_data` and `callbacks` fine-tune between steps and need "
-            "training data: pass x (and y), or leave them out to prune once."
+            "`steps`, `validation_data`, `callbacks` and `distill` fine-tune between steps "
+            "and need training data: pass x (and y), or leave them out to prune once."
         )
     round_to = positive_int(round_to, "round_to")
     if criterion in DATA_CRITERIA:

@@ -20,7 +20,9 @@ import keras
 import numpy as np
 import pandas as pd
 
+from tf_green import distillation
 from tf_green._engine.checks import data_errors
+from tf_green._engine.data import is_dataset
 from tf_green._engine.fit_data import check_fit_data, check_validation_data
 from tf_green._engine.models import compile_like, is_compiled
 from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
@@ -73,6 +75,34 @@ def _evaluate(model: Any, data: Any, batch_size: int) -> dict[str, float]:
     return {f"val_{key}": float(value) for key, value in logs.items()}
 
 
+def _distiller(
+    teacher: Any,
+    fit_kwargs: dict[str, Any],
+    optimizer: Any,
+    loss: Any,
+    metrics: Any,
+    temperature: float,
+    alpha: float,
+) -> Any:
+    """``fine_tune(student) -> student``: distill from ``teacher`` with ``fit``'s settings."""
+    x, y = fit_kwargs["x"], fit_kwargs["y"]
+    cache: Any = False if is_dataset(x) else distillation.cache_teacher(teacher, x)
+    if optimizer is None and is_compiled(teacher):
+        optimizer = keras.optimizers.serialize(teacher.optimizer)
+
+    def fine_tune(student: Any) -> Any:
+        kwargs = {} if metrics is None else {"metrics": metrics}
+        return distillation.distill(
+            teacher, student, x, y, epochs=fit_kwargs["epochs"], alpha=alpha,
+            temperature=temperature, validation_data=fit_kwargs["validation_data"],
+            batch_size=fit_kwargs.get("batch_size", 32), cache=cache, loss=loss,
+            optimizer=None if optimizer is None else keras.optimizers.deserialize(optimizer),
+            callbacks=fit_kwargs["callbacks"][1:], verbose=fit_kwargs["verbose"], **kwargs,
+        )  # fmt: skip
+
+    return fine_tune
+
+
 def shrink_in_steps(
     model: Any,
     x: Any = None,
@@ -92,7 +122,9 @@ def shrink_in_steps(
     criterion: str = "l1",
     exclude: tuple[str, ...] | list[str] = (),
     round_to: int = 1,
-    fine_tune: Any = None,
+    distill: bool = False,
+    temperature: float = 4.0,
+    alpha: float = 0.1,
     verbose: Any = 0,
 ) -> tuple[Any, pd.DataFrame]:
     """Prune to a MACs target (or by a ratio) in ``steps``, fine-tuning after each step.
@@ -118,8 +150,11 @@ def shrink_in_steps(
             ``"taylor"`` is computed on (up to 8 batches of) ``x``/``y`` before each step.
         exclude: Layers kept whole.
         round_to: Kept channel counts rounded up to a multiple of this.
-        fine_tune: Optional ``fine_tune(student, fit_kwargs) -> student`` replacing the
-            plain ``fit`` (distillation uses it); ``fit_kwargs`` are ``fit``'s arguments.
+        distill: Fine-tune each step by distilling from the unpruned ``model`` (the
+            teacher) with :func:`tf_green.distillation.distill` instead of plain ``fit``;
+            for array ``x`` the teacher runs once (a teacher cache shared by every step).
+        temperature: Distillation temperature (with ``distill``).
+        alpha: Weight of the label loss when distilling, in [0, 1] (with ``distill``).
         verbose: Passed to ``fit``.
 
     Returns:
@@ -174,7 +209,10 @@ def shrink_in_steps(
             f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
             "and y (and a compiled model or loss=)."
         )
+    if distill and x is None:
+        raise ValueError("`distill=True` fine-tunes from the unpruned model: pass x (and y).")
     fit_kwargs: dict[str, Any] = {}
+    fine_tune, train_loss = None, loss
     if x is not None:
         train_loss = loss if loss is not None else getattr(model, "loss", None)
         data = check_fit_data(
@@ -202,6 +240,10 @@ def shrink_in_steps(
             compile_like(keras.Sequential(), model, optimizer=optimizer, loss=loss)  # raises
     if isinstance(optimizer, keras.optimizers.Optimizer):  # a fresh one for every step
         optimizer = keras.optimizers.serialize(optimizer)
+    if distill:
+        fine_tune = _distiller(
+            model, fit_kwargs, optimizer, train_loss, metrics, temperature, alpha
+        )
 
     original = analyse(model, exclude=tuple(exclude))
     macs_before = estimate_macs(original, {})
@@ -226,8 +268,8 @@ def shrink_in_steps(
                     history = small.fit(**fit_kwargs)
                     logs = {key: values[-1] for key, values in history.history.items()}
                 else:
-                    small = fine_tune(small, dict(fit_kwargs))
-                    logs = {}
+                    small = fine_tune(small)
+                    logs = {key: values[-1] for key, values in small.history.history.items()}
             row.update({key: float(value) for key, value in logs.items()})
             row.update(_evaluate(small, validation_data, batch_size))
         elif is_compiled(model):
