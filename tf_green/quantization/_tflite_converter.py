@@ -35,6 +35,8 @@ _NOT_FLEX = "neither a custom op nor a flex op"
 # A JAX model lowered to StableHLO: a custom call (LAPACK, a Pallas kernel ...) has no TFLite op.
 _JAX_CUSTOM_CALL = "vhlo.custom_call"
 _JAX_FUNCTION = re.compile(r'loc\(callsite\("([^"]+)" at')
+# "VHLO lowering failed/path/to/keras/src/backend/jax/linalg.py:93:11: error: ..."
+_JAX_SOURCE = re.compile(r"lowering failed(\S+?\.py):(\d+):\d+: error")
 FLEX_PREFIX = "Flex"
 
 
@@ -133,7 +135,12 @@ def converter_error(message: str, quantization: str | None) -> ValueError:
             "them as Flex ops (SELECT_TF_OPS)."
         )
     if _JAX_CUSTOM_CALL in message:
-        functions = sorted(set(_JAX_FUNCTION.findall(message))) or ["?"]
+        functions = sorted(set(_JAX_FUNCTION.findall(message)))
+        functions += [
+            f"the call at {'/'.join(path.split('/')[-3:])}:{line}"
+            for path, line in _JAX_SOURCE.findall(message)
+        ]
+        functions = functions or ["an operation"]
         return ValueError(
             f"the TFLite converter cannot lower {', '.join(functions)} of `model` (a JAX custom "
             "call, e.g. a LAPACK routine, in the StableHLO the JAX backend exports; "

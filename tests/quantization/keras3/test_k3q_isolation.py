@@ -7,6 +7,9 @@ import subprocess
 import sys
 import textwrap
 
+import keras
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import sys
@@ -30,6 +33,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="a fresh interpreter costs ~40 s on JAX; the TensorFlow run checks the same imports",
+)
 def test_keras3_export_leaves_tf_keras_unimported():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     child = subprocess.run(
