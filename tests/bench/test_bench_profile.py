@@ -178,5 +178,5 @@ def test_as_variant_dispatch_and_errors(trained_cnn, cnn_tflite, tmp_path):
     (tmp_path / "weights.npz").write_bytes(b"")
     with pytest.raises(ValueError, match=r"unknown suffix '.npz'; use .tflite, .keras, .h5"):
         as_variant(tmp_path / "weights.npz")
-    with pytest.raises(TypeError, match="`model` must be a tf_keras model, a TFLiteModel"):
+    with pytest.raises(TypeError, match="must be a tf_keras or Keras 3 model, a TFLiteModel"):
         as_variant(42)

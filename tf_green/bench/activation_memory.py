@@ -115,17 +115,24 @@ def keras_activation_bytes(model: Any) -> tuple[int | None, str]:
     """Sum of the bytes of the input and every layer's output of a Keras model at batch 1.
 
     Args:
-        model: A built tf_keras model.
+        model: A tf_keras or Keras 3 functional/Sequential model.
 
     Returns:
-        ``(bytes, method)``; bytes is None if a non-batch dimension is unknown.
+        ``(bytes, method)``; bytes is None if a non-batch dimension is unknown or the model
+        is subclassed (its layer outputs are not in a graph).
 
     Example:
         >>> from tf_green import models
         >>> keras_activation_bytes(models.cnn(width=8))[0]  # 64 + 128 + 128 + 64 + 64 + 10 floats
         1832
     """
-    tensors: dict[int, Any] = {id(t): t for t in model.inputs or []}
+    try:
+        inputs = list(getattr(model, "inputs", None) or [])
+    except (AttributeError, ValueError):
+        inputs = []
+    if not inputs:
+        return None, "unknown: a subclassed model has no graph of layer outputs"
+    tensors: dict[int, Any] = {id(t): t for t in inputs}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
             outputs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]

@@ -1,9 +1,13 @@
 """Count multiply-accumulates (MACs) per sample, by arithmetic precision.
 
-* Keras models: counted **from the graph**: the model is traced with ``tf.function`` for one
-  sample and every MatMul, BatchMatMul, Conv2D/3D, DepthwiseConv2dNative,
-  Conv2DBackpropInput (transposed convolution) and Einsum op is counted from its static shapes.
+* Keras models on TensorFlow (tf_keras, and Keras 3 on the TensorFlow backend): counted **from
+  the graph**: the model is traced with ``tf.function`` for one sample and every MatMul,
+  BatchMatMul, Conv2D/3D, DepthwiseConv2dNative, Conv2DBackpropInput (transposed convolution)
+  and Einsum op is counted from its static shapes.
   Everything else (bias adds, activations, pooling, normalization, softmax) is not counted.
+* Keras 3 models on the JAX backend: counted from the jaxpr with the same convention
+  (:mod:`tf_green.bench.keras3.jax_engine`); the same architecture counts the same MACs on
+  both engines and both backends.
 * TFLite models: counted **per operator** from the flatbuffer: FULLY_CONNECTED, CONV_2D,
   CONV_3D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV and BATCH_MATMUL, with shapes resolved for the
   real sample shape.
@@ -31,10 +35,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tf_green._keras import keras, tf
 from tf_green.bench._tflite_graph import TFLiteGraph, parse_tflite
 
 __all__ = ["MacCount", "graph_macs", "keras_macs", "tflite_macs"]
@@ -143,8 +148,13 @@ def _graph_op_macs(op: tf.Operation) -> int | None:
     return 0
 
 
+# The activation input of each MAC op (Conv2DBackpropInput's first input is the output shape).
+_ACTIVATION_INPUT = {"Conv2DBackpropInput": 2}
+
+
 def _keras_precision(op: tf.Operation) -> str:
-    dtype = op.inputs[0].dtype if op.inputs else tf.float32
+    index = _ACTIVATION_INPUT.get(op.type, 0)
+    dtype = op.inputs[index].dtype if len(op.inputs) > index else tf.float32
     if dtype in (tf.float16, tf.bfloat16):
         return "fp16"
     if dtype.is_integer or dtype.is_quantized:
@@ -153,7 +163,7 @@ def _keras_precision(op: tf.Operation) -> str:
 
 
 def keras_macs(
-    model: keras.Model,
+    model: Any,
     sample_shape: Sequence[int],
     dtype: str | None = None,
     signature: object = None,
@@ -161,7 +171,7 @@ def keras_macs(
     """Count a Keras model's MACs for one sample, from its traced graph.
 
     Args:
-        model: A tf_keras model with a single input.
+        model: A tf_keras model, or a Keras 3 model on the TensorFlow backend.
         sample_shape: Shape of one input sample, without the batch axis.
         dtype: Input dtype; defaults to the model input's dtype.
         signature: For several inputs, the ``tf.TensorSpec`` list (batch 1) to trace with

@@ -46,7 +46,8 @@ class Profile:
     Attributes:
         name: Variant name.
         kind: "keras", "tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8".
-        runtime: What ran it: "TensorFlow (tf.function)" or "LiteRT (xnnpack|builtin)".
+        runtime: What ran it: "TensorFlow (tf.function)" (tf_keras), "Keras 3 on TensorFlow
+            (tf.function)", "Keras 3 on JAX (jax.jit)" or "LiteRT (xnnpack|builtin)".
         metric: Metric name.
         metric_value: Metric on all samples (None without targets).
         metric_higher_is_better: Direction of the metric.
@@ -61,7 +62,7 @@ class Profile:
         macs_fp16: float16 MACs per sample.
         macs_int8: int8 MACs per sample.
         macs_skipped: Zero-weight MACs the runtime skips (sparse kernels), per sample.
-        flops_method: How MACs were counted ("from the graph" or "per op").
+        flops_method: How MACs were counted ("from the graph", "from the jaxpr" or "per op").
         latency_ms_p50: Median latency at ``latency_batch_size``, ms.
         latency_ms_p95: 95th percentile latency, ms.
         latency_cv: Coefficient of variation of the per-repeat p50s.
@@ -185,12 +186,6 @@ def _batches(x: np.ndarray | Inputs, batch_size: int) -> list[np.ndarray | Input
     return [x[i : i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
 
 
-def _runtime(variant: Variant) -> str:
-    if variant.kind == "keras":
-        return "TensorFlow (tf.function)"
-    return f"LiteRT ({getattr(variant.model, 'delegate', 'unknown')})"
-
-
 def _metric_value(metric: Metric, variant: Variant, y: np.ndarray, outputs: np.ndarray) -> float:
     try:
         return float(metric.fn(y, outputs))
@@ -228,7 +223,8 @@ def profile(
     """Measure one variant side by side figures: quality, size, FLOPs, latency, memory, energy.
 
     Args:
-        model_or_tflite: A tf_keras model, a ``TFLiteModel``, .tflite bytes, or a path to a
+        model_or_tflite: A tf_keras model, a Keras 3 model (TensorFlow or JAX backend), a
+            ``TFLiteModel`` (e.g. of ``tg.to_tflite``), .tflite bytes, or a path to a
             .tflite / .keras / .h5 file or SavedModel directory.
         x: Inputs as Keras ``evaluate`` takes them: an array; for several inputs a list of
             arrays (model input order) or a dict keyed by input name; or a ``tf.data.Dataset``,
@@ -349,7 +345,7 @@ def profile(
     return Profile(
         name=variant.name,
         kind=variant.kind,
-        runtime=_runtime(variant),
+        runtime=variant.runtime,
         metric=metric.name,
         metric_value=value,
         metric_higher_is_better=metric.higher_is_better,

@@ -28,10 +28,10 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from tf_green._keras import keras
 from tf_green.bench._tflite_graph import WEIGHT_TYPES, TFLiteGraph, parse_tflite
 
 __all__ = ["SizeStats", "keras_size", "tflite_size"]
@@ -79,11 +79,11 @@ def _gzip_size(chunks: Iterable[bytes]) -> int:
     return len(gzip.compress(b"".join(chunks), compresslevel=9, mtime=0))
 
 
-def keras_size(model: keras.Model) -> SizeStats:
+def keras_size(model: Any) -> SizeStats:
     """Measure a Keras model's weights.
 
     Args:
-        model: A tf_keras model (not changed).
+        model: A tf_keras or Keras 3 model, any backend (not changed).
 
     Returns:
         The size figures; ``weight_bytes_read`` equals ``size_bytes``.
@@ -93,7 +93,7 @@ def keras_size(model: keras.Model) -> SizeStats:
         >>> keras_size(models.cnn(width=8)).params
         1898
     """
-    arrays = [np.ascontiguousarray(w.numpy()) for w in model.weights]
+    arrays = [np.ascontiguousarray(np.asarray(w)) for w in model.weights]
     size = sum(a.nbytes for a in arrays)
     return SizeStats(
         params=int(sum(a.size for a in arrays)),
