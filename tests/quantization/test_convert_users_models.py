@@ -217,3 +217,15 @@ def test_folder_lost_after_the_check_gives_a_clear_oserror(monkeypatch, tmp_path
     with pytest.raises(OSError, match=r"could not write `path` .*model\.tflite"):
         to_tflite(model, tmp_path / "model.tflite")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flex_op_is_refused_by_name_unless_allowed():
+    """tf.math.cumprod has no builtin TFLite kernel: named, with the allow_flex opt-in."""
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: tf.math.cumprod(t, axis=1))(inputs))
+    with pytest.raises(ValueError, match=r"Cumprod.*allow_flex=True"):
+        to_tflite(model)
+    with pytest.warns(UserWarning, match="Flex.*Cumprod"):
+        to_tflite(model, allow_flex=True)
+    with pytest.raises(TypeError, match="allow_flex"):
+        to_tflite(model, allow_flex="yes")
