@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tf_green._engine import Engine, engine_of, require_keras3_backend, tf_keras_engine
+from tf_green.pruning.arguments import LayerSelector
 
 __all__ = [
     "IterativeResult",
@@ -66,7 +69,17 @@ _TF_KERAS = {
 _KERAS3 = "tf_green.pruning.keras3"
 
 # Submodules that import no tf_keras/TFMOT (the others load the tf_keras engine first).
-_ENGINE_NEUTRAL = ("keras3", "schedule_math", "structured")
+_ENGINE_NEUTRAL = (
+    "arguments",
+    "checkpoint_files",
+    "compiling",
+    "iterative_core",
+    "keras3",
+    "report_table",
+    "schedule_math",
+    "schedule_plan",
+    "structured",
+)
 
 # tf_keras-only names, loaded on first access (PEP 562).
 _LAZY = {
@@ -121,29 +134,73 @@ def implementation(name: str, engine: Engine) -> Any:
     return function
 
 
-def _dispatch(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    model = args[0] if args else kwargs.get("model")
-    return implementation(name, engine_of(model))(*args, **kwargs)
+def _dispatch(name: str, arguments: dict[str, Any]) -> Any:
+    """Call the engine's ``name`` for ``arguments["model"]`` with the same arguments."""
+    return implementation(name, engine_of(arguments["model"]))(**arguments)
 
 
-def prune(*args: Any, **kwargs: Any) -> Any:
-    """Prune a model to a target sparsity with a fine-tuning schedule; the caller's model is kept.
+def prune(
+    model: Any,
+    x: Any = None,
+    y: Any = None,
+    *,
+    target_sparsity: float = 0.8,
+    initial_sparsity: float = 0.0,
+    schedule: Any = "polynomial",
+    epochs: int = 2,
+    batch_size: int = 32,
+    validation_data: Any = None,
+    structure: str | tuple[int, int] | None = None,
+    layers: LayerSelector = None,
+    optimizer: Any = None,
+    loss: Any = None,
+    metrics: Any = None,
+    callbacks: Sequence[Any] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    verbose: str | int = "auto",
+    strategy: Any = None,
+    steps_per_epoch: int | None = None,
+) -> Any:
+    """Prune a trained model to a target sparsity and fine-tune it; return it stripped.
 
-    Arguments and result are those of the model's engine: a tf_keras model goes to
-    :func:`tf_green.pruning.finetune.prune` (``prune(model, x, y=None, *,
-    target_sparsity=0.5, epochs=2, ...)``), a Keras 3 model to
-    ``tf_green.pruning.keras3.prune`` (the same signature).
+    Copies ``model`` (never changed), gives the selected weights magnitude masks, trains
+    while the schedule raises the sparsity (masks updated every ``frequency`` steps, pruned
+    weights kept at zero through the optimizer's updates), then strips the masks. A
+    tf_keras model runs on TFMOT (:func:`tf_green.pruning.finetune.prune`); a Keras 3
+    model (TensorFlow or JAX backend) on ``tf_green.pruning.keras3.prune``. With
+    ``schedule="polynomial"`` the target is reached at the end of epoch ``epochs - 1``.
 
     Args:
-        *args: ``model`` first, then the engine's arguments.
-        **kwargs: The engine's keyword arguments.
+        model: A trained, built tf_keras or Keras 3 model.
+        x: Training inputs (arrays with ``y``), or a ``tf.data.Dataset`` of ``(x, y)``.
+        y: Training targets for array ``x``; None for a dataset.
+        target_sparsity: Fraction of each selected weight tensor set to zero, in [0, 1).
+        initial_sparsity: Sparsity at the first mask update for ``"polynomial"``.
+        schedule: ``"polynomial"`` (TFMOT's ``PolynomialDecay``, power 3), ``"constant"``,
+            or a schedule object of the engine (its own target wins).
+        epochs: Fine-tuning epochs (>= 2 for ``"polynomial"``).
+        batch_size: Batch size for array inputs.
+        validation_data: ``(x_val, y_val)`` or a dataset, evaluated after each epoch.
+        structure: ``"m:n"`` (e.g. ``"2:4"``) structured sparsity, or None.
+        layers: What to prune: None (all prunable), names/classes/``"layer/weight"``
+            names, a regex, a callable ``layer -> bool``, or ``{name: sparsity}``.
+        optimizer: Fine-tuning optimizer; defaults to a fresh copy of ``model``'s.
+        loss: Loss; defaults to ``model``'s.
+        metrics: Metrics; default to ``model``'s.
+        callbacks: Extra callbacks of the model's engine, run after the pruning ones.
+        checkpoint_dir: If given, back up after every epoch and resume from there.
+        verbose: Passed to ``fit``.
+        strategy: A ``tf.distribute`` strategy (TensorFlow), a
+            ``keras.distribution.DataParallel`` (Keras 3 on JAX), or None.
+        steps_per_epoch: Batches per epoch, needed for an infinite dataset.
 
     Returns:
-        The pruned, stripped, compiled model, of the same engine as ``model``.
+        The pruned, stripped, compiled model, of the same engine as ``model``, with
+        attribute ``pruning_history``.
 
     Raises:
-        TypeError: If ``model`` is not a Keras model, or as the engine's ``prune``.
-        ValueError: As the engine's ``prune``.
+        TypeError: If ``model`` is not a Keras model, or arguments have the wrong type.
+        ValueError: On bad arguments or data (see the engine's ``prune``).
 
     Example:
         >>> import numpy as np
@@ -155,105 +212,145 @@ def prune(*args: Any, **kwargs: Any) -> Any:
         >>> pruned is model
         False
     """
-    return _dispatch("prune", args, kwargs)
+    return _dispatch("prune", locals())
 
 
-def iterative(*args: Any, **kwargs: Any) -> Any:
-    """Prune at rising sparsities within a metric budget, on the model's engine.
+def iterative(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    validation_data: Any,
+    sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9),
+    epochs_per_step: int = 2,
+    max_accuracy_drop: float = 0.01,
+    metric: str = "accuracy",
+    batch_size: int = 32,
+    layers: LayerSelector = None,
+    optimizer: Any = None,
+    loss: Any = None,
+    metrics: Any = None,
+    verbose: str | int = 0,
+) -> Any:
+    """Prune at rising sparsities; keep the sparsest model within a metric budget.
 
-    tf_keras: :func:`tf_green.pruning.iterative_pruning.iterative`
-    (``iterative(model, x, y=None, *, validation_data, ...)``); Keras 3:
-    ``tf_green.pruning.keras3.iterative`` (the same signature).
+    Each step prunes the previous step's model further and fine-tunes it; the search
+    stops at the first step that drops ``metric`` by more than ``max_accuracy_drop`` from
+    the unpruned baseline. tf_keras: :func:`tf_green.pruning.iterative_pruning.iterative`;
+    Keras 3: ``tf_green.pruning.keras3.iterative``.
 
     Args:
-        *args: ``model`` first, then the engine's arguments.
-        **kwargs: The engine's keyword arguments.
+        model: A trained, built tf_keras or Keras 3 model (not changed).
+        x: Training inputs (arrays with ``y``, or a ``tf.data.Dataset``).
+        y: Training targets for array ``x``.
+        validation_data: ``(x_val, y_val)`` or a dataset, to measure ``metric``.
+        sparsities: Increasing target sparsities in (0, 1), one per step.
+        epochs_per_step: Fine-tuning epochs per step (>= 2).
+        max_accuracy_drop: Largest allowed drop of ``metric`` from the baseline.
+        metric: A metric the model is compiled with, or ``"loss"``.
+        batch_size: Batch size for array inputs.
+        layers: What to prune (as in :func:`prune`).
+        optimizer: Fine-tuning optimizer; defaults to a fresh copy of ``model``'s.
+        loss: Loss; defaults to ``model``'s.
+        metrics: Metrics; default to ``model``'s.
+        verbose: Passed to ``fit``.
 
     Returns:
-        An ``IterativeResult`` (the best model within the budget and every step).
+        An ``IterativeResult``: the best model within the budget and every step.
 
     Raises:
-        TypeError: If ``model`` is not a Keras model, or as the engine's ``iterative``.
-        ValueError: As the engine's ``iterative``.
+        TypeError: If ``model`` is not a Keras model, or arguments have the wrong type.
+        ValueError: On bad arguments or data (see the engine's ``iterative``).
 
     Example:
-        >>> callable(iterative)
+        >>> import inspect
+        >>> "sparsities" in inspect.signature(iterative).parameters
         True
     """
-    return _dispatch("iterative", args, kwargs)
+    return _dispatch("iterative", locals())
 
 
-def wrap(*args: Any, **kwargs: Any) -> Any:
-    """Copy a model and wrap its prunable layers for your own ``fit``, on the model's engine.
+def wrap(
+    model: Any,
+    schedule: Any = None,
+    *,
+    structure: str | tuple[int, int] | None = None,
+    layers: LayerSelector = None,
+    strategy: Any = None,
+) -> Any:
+    """Copy a model and give its prunable weights masks, for your own ``fit`` or loop.
 
-    tf_keras: :func:`tf_green.pruning.api.wrap` (``wrap(model, schedule=None, *,
-    structure=None, layers=None, strategy=None)``); Keras 3: ``tf_green.pruning.keras3.wrap``.
+    Train the result with :func:`callbacks`, then :func:`strip` it. tf_keras:
+    :func:`tf_green.pruning.api.wrap` (TFMOT wrapper layers); Keras 3:
+    ``tf_green.pruning.keras3.wrap`` (the same layers, each pruned weight masked).
 
     Args:
-        *args: ``model`` first, then the engine's arguments.
-        **kwargs: The engine's keyword arguments.
+        model: A built tf_keras or Keras 3 model; not changed.
+        schedule: A pruning schedule; defaults to ``ConstantSparsity(0.5, begin_step=0)``.
+        structure: ``"m:n"`` structured sparsity, or None.
+        layers: Which layers to prune (as in :func:`prune`).
+        strategy: Where to build the copy (as in :func:`prune`), or None.
 
     Returns:
-        The wrapped model, compiled like ``model`` if it was compiled.
+        The wrapped copy, compiled like ``model`` if it was compiled.
 
     Raises:
-        TypeError: If ``model`` is not a Keras model, or as the engine's ``wrap``.
-        ValueError: As the engine's ``wrap``.
+        TypeError: If ``model`` is not a Keras model, or arguments have the wrong type.
+        ValueError: If ``layers``/``structure`` select nothing prunable (see the engine).
 
     Example:
         >>> from tf_green import models
         >>> [layer.name for layer in wrap(models.mlp(hidden=(8,))).layers][1:]
         ['prune_low_magnitude_dense1', 'prune_low_magnitude_logits']
     """
-    return _dispatch("wrap", args, kwargs)
+    return _dispatch("wrap", locals())
 
 
-def strip(*args: Any, **kwargs: Any) -> Any:
-    """Remove the pruning wrappers, each mask applied, into an independent model.
+def strip(model: Any) -> Any:
+    """Return a plain copy of a model from :func:`wrap`, each mask applied to its weight.
 
-    tf_keras: :func:`tf_green.pruning.api.strip` (``strip(model)``); Keras 3:
-    ``tf_green.pruning.keras3.strip``.
-
-    Args:
-        *args: ``model``.
-        **kwargs: ``model=`` instead of positionally.
-
-    Returns:
-        The model without wrappers, compiled like ``model`` if it was compiled.
-
-    Raises:
-        TypeError: If ``model`` is not a Keras model, or as the engine's ``strip``.
-
-    Example:
-        >>> from tf_green import models
-        >>> [layer.name for layer in strip(wrap(models.mlp(hidden=(8,)))).layers][1:]
-        ['dense1', 'logits']
-    """
-    return _dispatch("strip", args, kwargs)
-
-
-def sparsity_report(*args: Any, **kwargs: Any) -> Any:
-    """Zeros per weight tensor, the m:n pattern check and a total row, on the model's engine.
-
-    tf_keras: :func:`tf_green.pruning.report.sparsity_report` (``sparsity_report(model,
-    structure="2:4")``); Keras 3: ``tf_green.pruning.keras3.sparsity_report``.
+    tf_keras: :func:`tf_green.pruning.api.strip`; Keras 3: ``tf_green.pruning.keras3.strip``.
 
     Args:
-        *args: ``model`` first, then ``structure``.
-        **kwargs: ``model=``, ``structure=``.
+        model: A model from :func:`wrap` (or any built model: then a plain copy).
 
     Returns:
-        A ``pandas.DataFrame``, one row per weight tensor and a total row.
+        The copy without wrappers or masks, compiled like ``model`` if it was compiled.
 
     Raises:
         TypeError: If ``model`` is not a Keras model.
 
     Example:
         >>> from tf_green import models
+        >>> [layer.name for layer in strip(wrap(models.mlp(hidden=(8,)))).layers][1:]
+        ['dense1', 'logits']
+    """
+    return _dispatch("strip", locals())
+
+
+def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> Any:
+    """Zeros per weight tensor, the m:n pattern check and a total row.
+
+    tf_keras: :func:`tf_green.pruning.report.sparsity_report`; Keras 3:
+    ``tf_green.pruning.keras3.sparsity_report``.
+
+    Args:
+        model: A tf_keras or Keras 3 model (wrapped or not).
+        structure: The ``"m:n"`` pattern to check each tensor against.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per weight tensor and a total row.
+
+    Raises:
+        TypeError: If ``model`` is not a Keras model.
+        ValueError: On a bad ``structure``.
+
+    Example:
+        >>> from tf_green import models
         >>> "sparsity" in sparsity_report(models.mlp()).columns
         True
     """
-    return _dispatch("sparsity_report", args, kwargs)
+    return _dispatch("sparsity_report", locals())
 
 
 def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -295,7 +392,7 @@ def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
     return structured.shrink(model, ratio, *args, **kwargs)
 
 
-def callbacks(log_dir: Any = None, *, model: Any = None) -> list[Any]:
+def callbacks(log_dir: str | os.PathLike | None = None, *, model: Any = None) -> list[Any]:
     """The callbacks ``fit`` needs to train a model from :func:`wrap`, for its engine.
 
     Args:

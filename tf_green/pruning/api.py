@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from tf_green._engine import models as _models
-from tf_green._engine.models import copy_model, is_compiled, strip_pruning
+from tf_green._engine.models import copy_model, strip_pruning
 from tf_green._keras import keras, require_tf_keras_model, tf
+from tf_green.pruning.compiling import compile_like
 from tf_green.pruning.schedules import (
     ConstantSparsity,
     PruningSchedule,
@@ -43,12 +44,12 @@ __all__ = [
 
 
 def wrap(
-    model: keras.Model,
-    schedule: PruningSchedule | None = None,
+    model: Any,
+    schedule: Any = None,
     *,
     structure: str | tuple[int, int] | None = None,
     layers: LayerSelector = None,
-    strategy: tf.distribute.Strategy | None = None,
+    strategy: Any = None,
 ) -> keras.Model:
     """Clone ``model`` and wrap the selected layers with TFMOT pruning wrappers.
 
@@ -103,7 +104,7 @@ def wrap(
     return wrapped
 
 
-def strip(model: keras.Model) -> keras.Model:
+def strip(model: Any) -> keras.Model:
     """Remove the pruning wrappers, with each mask applied, into an independent model.
 
     The weights of each wrapped layer are multiplied by its mask (as the wrapped model
@@ -166,47 +167,6 @@ def wrap_layers(
         return layer
 
     return keras.models.clone_model(copy, clone_function=clone_function)
-
-
-def compile_like(
-    target: keras.Model,
-    source: keras.Model | None,
-    *,
-    optimizer: Any = None,
-    loss: Any = None,
-    metrics: Any = None,
-    required: bool = False,
-) -> bool:
-    """Compile ``target`` like ``source`` (:func:`tf_green._engine.models.compile_like`).
-
-    Args:
-        target: The model to compile.
-        source: The model whose compile settings to copy, or None.
-        optimizer: Overrides the optimizer.
-        loss: Overrides the loss.
-        metrics: Overrides the metrics.
-        required: Raise (the one compile_like's error) if no optimizer or loss can be
-            found; without it, leave ``target`` uncompiled and return False then.
-
-    Returns:
-        True if ``target`` was compiled.
-
-    Raises:
-        ValueError: With ``required``, if ``source`` is not compiled and ``optimizer`` or
-            ``loss`` is missing.
-
-    Example:
-        >>> from tf_green import models
-        >>> compile_like(models.mlp(), None, optimizer="adam", loss="mse")
-        True
-    """
-    can = (source is not None and is_compiled(source)) or (
-        optimizer is not None and loss is not None
-    )
-    if not (can or required):
-        return False
-    _models.compile_like(target, source, optimizer=optimizer, loss=loss, metrics=metrics)
-    return True
 
 
 def check_graph_model(model: Any, argument: str = "model") -> keras.Model:

@@ -18,20 +18,16 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
-import pathlib
-import tempfile
 from typing import Any
 
-import pandas as pd
-
 from tf_green._keras import keras
+from tf_green.pruning.checkpoint_files import RunFolder
 
 __all__ = ["CheckpointRun"]
 
 
-class CheckpointRun:
+class CheckpointRun(RunFolder):
     """The checkpoint folder of one ``tg.prune`` run (see the module docstring).
 
     Args:
@@ -39,7 +35,8 @@ class CheckpointRun:
         settings: JSON-serialisable settings that must match to resume.
 
     Raises:
-        ValueError: If the folder holds an interrupted run with different settings.
+        ValueError: If the path is a file, or the folder holds an interrupted run with
+            different settings.
 
     Example:
         >>> import tempfile
@@ -48,35 +45,16 @@ class CheckpointRun:
     """
 
     def __init__(self, checkpoint_dir: str | os.PathLike, settings: dict[str, Any]) -> None:
-        self.dir = pathlib.Path(checkpoint_dir)
-        if self.dir.exists() and not self.dir.is_dir():
-            raise ValueError(f"`checkpoint_dir` {str(self.dir)!r} exists and is not a folder.")
-        self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
+        super().__init__(checkpoint_dir, settings)
         self.backup_dir = self.dir / "backup"
-        self.history_path = self.dir / "history.csv"
-        self.settings_path = self.dir / "run.json"
         self.resuming = self.backup_dir.is_dir() and any(self.backup_dir.rglob("*"))
         if self.resuming:
-            saved = self._saved_settings()
-            if saved != self.settings:
-                changed = sorted(
-                    key
-                    for key in set(saved) | set(self.settings)
-                    if saved.get(key) != self.settings.get(key)
-                )
-                raise ValueError(
-                    f"`checkpoint_dir` {str(self.dir)!r} holds an interrupted run with other "
-                    f"settings (differing: {changed}). Resume it with the same arguments, or "
-                    "pass an empty folder to start a new run."
-                )
+            self.refuse_other_settings()
 
     def start(self) -> None:
         """Prepare the folder: on a fresh run, record the settings and reset the history."""
-        if self.resuming:
-            return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.settings_path, json.dumps(self.settings, indent=2, sort_keys=True))
-        self.history_path.unlink(missing_ok=True)
+        if not self.resuming:
+            self.start_fresh()
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         """``CSVLogger`` (appending) then ``BackupAndRestore``, to run after the pruning ones."""
@@ -84,28 +62,3 @@ class CheckpointRun:
             keras.callbacks.CSVLogger(str(self.history_path), append=True),
             keras.callbacks.BackupAndRestore(str(self.backup_dir), delete_checkpoint=True),
         ]
-
-    def history(self) -> dict[str, list]:
-        """The logged epochs of the whole run (a re-run epoch counts once: its last log)."""
-        if not self.history_path.exists() or self.history_path.stat().st_size == 0:
-            return {}
-        frame = pd.read_csv(self.history_path)
-        frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
-        return {column: frame[column].tolist() for column in frame.columns if column != "epoch"}
-
-    def _saved_settings(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.settings_path.read_text())
-        except (OSError, ValueError):
-            return {}
-
-
-def _write_atomically(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tf_green._input_checks import StopOnNonFiniteLoss, data_errors
-from tf_green._keras import keras, tf
+from tf_green._keras import keras
 from tf_green.pruning.api import (
     check_graph_model,
     compile_like,
@@ -27,10 +27,10 @@ from tf_green.pruning.api import (
     strip,
     wrap_layers,
 )
+from tf_green.pruning.arguments import check_epochs, check_per_layer_structure
 from tf_green.pruning.checkpoint import CheckpointRun
 from tf_green.pruning.data import inspect_data, inspect_validation
 from tf_green.pruning.schedules import (
-    PruningSchedule,
     check_reaches_target,
     check_sparsity,
     constant_schedule,
@@ -67,13 +67,13 @@ class PruningHistory(dict):
 
 
 def prune(
-    model: keras.Model,
+    model: Any,
     x: Any = None,
     y: Any = None,
     *,
     target_sparsity: float = 0.8,
     initial_sparsity: float = 0.0,
-    schedule: str | PruningSchedule = "polynomial",
+    schedule: Any = "polynomial",
     epochs: int = 2,
     batch_size: int = 32,
     validation_data: Any = None,
@@ -82,10 +82,10 @@ def prune(
     optimizer: Any = None,
     loss: Any = None,
     metrics: Any = None,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    callbacks: Sequence[Any] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     verbose: str | int = "auto",
-    strategy: tf.distribute.Strategy | None = None,
+    strategy: Any = None,
     steps_per_epoch: int | None = None,
 ) -> keras.Model:
     """Prune a trained model to a target sparsity and fine-tune it; return it stripped.
@@ -154,8 +154,7 @@ def prune(
         >>> tg.sparsity_report(pruned).iloc[-1]["sparsity"]      # doctest: +SKIP
     """
     model = check_graph_model(model)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an integer >= 1, got {epochs!r}.")
+    check_epochs(epochs)
     target_sparsity = check_sparsity(target_sparsity, "target_sparsity")
     initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity")
     m_by_n = parse_structure(structure)
@@ -180,12 +179,8 @@ def prune(
             epochs=epochs,
             steps_per_epoch=data.steps_per_epoch,
         )
-    elif isinstance(layers, dict):
-        raise ValueError(
-            f"`layers` gives per-layer sparsities, but structure={structure!r} fixes every "
-            f"selected layer at {m_by_n[0]}/{m_by_n[1]}. Pass `layers` as a list of names."
-        )
     else:  # TFMOT sets m:n masks once, at step 1; the schedule only documents the target.
+        check_per_layer_structure(layers, structure, m_by_n)
         base = constant_schedule(m_by_n[0] / m_by_n[1], steps_per_epoch=data.steps_per_epoch)
     schedules = {
         name: base if target is None else with_target(base, target, name)

@@ -9,30 +9,21 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from tf_green._keras import keras, require_tf_keras_model
+from tf_green._keras import require_tf_keras_model
+from tf_green.pruning.report_table import COLUMNS, mn_satisfied, report_frame, weight_row
 from tf_green.pruning.schedules import parse_structure
 from tf_green.pruning.selection import iter_layers, prunable_weights
 from tf_green.pruning.wrapper import is_pruning_wrapper
 
 __all__ = ["COLUMNS", "mn_satisfied", "sparsity_report"]
 
-COLUMNS = [
-    "layer",
-    "weight",
-    "shape",
-    "params",
-    "zeros",
-    "sparsity",
-    "prunable",
-    "mn_pattern",
-    "mn_satisfied",
-]
 
-
-def sparsity_report(model: keras.Model, structure: str | tuple[int, int] = "2:4") -> pd.DataFrame:
+def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> pd.DataFrame:
     """One row per weight tensor with its zeros and sparsity, plus a ``total`` row.
 
     Works on models from :func:`tf_green.prune` / :func:`tf_green.pruning.strip` and on
@@ -63,75 +54,15 @@ def sparsity_report(model: keras.Model, structure: str | tuple[int, int] = "2:4"
     """
     model = require_tf_keras_model(model)
     m_by_n = parse_structure(structure)
-    pattern = f"{m_by_n[0]}:{m_by_n[1]}"
     rows = []
     for layer in iter_layers(model):
         inner = layer.layer if is_pruning_wrapper(layer) else layer
         prunable = {id(w) for w in (prunable_weights(layer) or [])}
         for weight in inner.weights:
+            name = _short_name(weight.name, (inner.name, layer.name))
             value = np.asarray(weight.numpy())
-            is_prunable = id(weight) in prunable
-            zeros = int(value.size - np.count_nonzero(value))
-            rows.append(
-                {
-                    "layer": inner.name,
-                    "weight": _short_name(weight.name, (inner.name, layer.name)),
-                    "shape": tuple(value.shape),
-                    "params": int(value.size),
-                    "zeros": zeros,
-                    "sparsity": zeros / value.size if value.size else 0.0,
-                    "prunable": is_prunable,
-                    "mn_pattern": pattern,
-                    "mn_satisfied": mn_satisfied(value, m_by_n) if is_prunable else None,
-                }
-            )
-    params = sum(row["params"] for row in rows)
-    zeros = sum(row["zeros"] for row in rows)
-    checks = [row["mn_satisfied"] for row in rows if row["mn_satisfied"] is not None]
-    rows.append(
-        {
-            "layer": "total",
-            "weight": "",
-            "shape": (),
-            "params": params,
-            "zeros": zeros,
-            "sparsity": zeros / params if params else 0.0,
-            "prunable": None,
-            "mn_pattern": pattern,
-            "mn_satisfied": all(checks) if checks else None,
-        }
-    )
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame["prunable"] = frame["prunable"].astype(object)
-    frame["mn_satisfied"] = frame["mn_satisfied"].astype(object)
-    return frame
-
-
-def mn_satisfied(weights: np.ndarray, m_by_n: tuple[int, int]) -> bool:
-    """Whether every group of n consecutive input-channel weights has at least m zeros.
-
-    The groups are TFMOT's (and TFLite's): along the input axis (``shape[-2]``) of a
-    Dense kernel ``(in, out)`` or a convolution kernel ``(h, w, in, out)``. A tensor of
-    another rank, or whose input axis is not a multiple of n, cannot satisfy it.
-
-    Args:
-        weights: The kernel values.
-        m_by_n: ``(m, n)``.
-
-    Returns:
-        True if the pattern holds.
-
-    Example:
-        >>> mn_satisfied(np.array([[0.0], [1.0], [0.0], [2.0]]), (2, 4))
-        True
-    """
-    m, n = m_by_n
-    weights = np.asarray(weights)
-    if weights.ndim not in (2, 4) or weights.shape[-2] % n:
-        return False
-    channels_last = np.moveaxis(weights, -2, -1)  # (..., out, in): groups along `in`
-    groups = channels_last.reshape(-1, n)
-    return bool(np.all(np.sum(groups == 0, axis=1) >= m))
+            rows.append(weight_row(inner.name, name, value, id(weight) in prunable, m_by_n))
+    return report_frame(rows, m_by_n)
 
 
 def _short_name(name: str, prefixes: tuple[str, ...]) -> str:

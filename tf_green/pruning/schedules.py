@@ -17,16 +17,18 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
-from tensorflow_model_optimization.python.core.sparsity.keras import (
-    pruning_schedule as tfmot_schedules,
-)
 
 from tf_green._keras import tf
+from tf_green.pruning._tfmot import pruning_schedule as tfmot_schedules
 from tf_green.pruning.schedule_math import check_sparsity, parse_structure
+from tf_green.pruning.schedule_plan import (
+    constant_parameters,
+    polynomial_parameters,
+    raise_if_target_missed,
+)
 
 __all__ = [
     "ConstantSparsity",
@@ -46,10 +48,6 @@ __all__ = [
 PruningSchedule = tfmot_schedules.PruningSchedule
 PolynomialDecay = tfmot_schedules.PolynomialDecay
 ConstantSparsity = tfmot_schedules.ConstantSparsity
-
-_MAX_FREQUENCY = 100  # TFMOT's default: a mask update every 100 steps at most.
-_MASK_UPDATES = 10  # ... at least about this many updates along the ramp ...
-_UPDATES_PER_EPOCH = 4  # ... and about this many per epoch: small steps recover better.
 
 
 def polynomial_schedule(
@@ -87,32 +85,14 @@ def polynomial_schedule(
         >>> polynomial_schedule(0.9, epochs=2, steps_per_epoch=43).end_step
         43
     """
-    target = check_sparsity(target_sparsity, "target_sparsity")
-    initial = check_sparsity(initial_sparsity, "initial_sparsity")
-    if initial > target:
-        raise ValueError(
-            f"`initial_sparsity` ({initial}) must not exceed `target_sparsity` ({target})."
-        )
-    _check_positive_int(steps_per_epoch, "steps_per_epoch")
-    _check_positive_int(epochs, "epochs")
-    if epochs < 2:
-        raise ValueError(
-            f"`epochs`={epochs} is too few for schedule='polynomial': it ramps the sparsity "
-            "over epochs - 1 epochs and keeps the last one to recover accuracy. "
-            "Pass epochs >= 2, or schedule='constant' for a single epoch."
-        )
-    end_step = (epochs - 1) * steps_per_epoch
-    frequency = max(
-        1,
-        min(_MAX_FREQUENCY, end_step // _MASK_UPDATES, steps_per_epoch // _UPDATES_PER_EPOCH),
-    )
     return PolynomialDecay(
-        initial_sparsity=initial,
-        final_sparsity=target,
-        begin_step=end_step % frequency,
-        end_step=end_step,
-        power=power,
-        frequency=frequency,
+        **polynomial_parameters(
+            target_sparsity,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            initial_sparsity=initial_sparsity,
+            power=power,
+        )
     )
 
 
@@ -134,9 +114,7 @@ def constant_schedule(target_sparsity: float, *, steps_per_epoch: int) -> Consta
         >>> constant_schedule(0.5, steps_per_epoch=20).frequency
         20
     """
-    target = check_sparsity(target_sparsity, "target_sparsity")
-    _check_positive_int(steps_per_epoch, "steps_per_epoch")
-    return ConstantSparsity(target, begin_step=0, frequency=min(_MAX_FREQUENCY, steps_per_epoch))
+    return ConstantSparsity(**constant_parameters(target_sparsity, steps_per_epoch=steps_per_epoch))
 
 
 def make_schedule(
@@ -292,23 +270,14 @@ def check_reaches_target(
         >>> check_reaches_target(ConstantSparsity(0.5, 0, frequency=10),
         ...                      epochs=1, steps_per_epoch=10)
     """
-    total = epochs * steps_per_epoch
-    target, reached = final_sparsity(schedule), reached_sparsity(schedule, total)
-    if reached + 1e-6 < target:
-        where = f" for layer {layer!r}" if layer else ""
-        end = getattr(schedule, "end_step", None)
-        hint = f" (its end_step is {end})" if end is not None else ""
-        raise ValueError(
-            f"`epochs`={epochs} is too few: with {steps_per_epoch} steps per epoch training "
-            f"runs {total} steps, and the schedule{where}{hint} only reaches sparsity "
-            f"{reached:.3f} of its target {target:.3f} by then. Raise `epochs`, or end the "
-            f"schedule at step <= {total}."
-        )
-
-
-def _check_positive_int(value: Any, argument: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{argument}` must be an integer >= 1, got {value!r}.")
+    raise_if_target_missed(
+        final_sparsity(schedule),
+        reached_sparsity(schedule, epochs * steps_per_epoch),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        layer=layer,
+        end_step=getattr(schedule, "end_step", None),
+    )
 
 
 def _as_float(value: Any) -> float:

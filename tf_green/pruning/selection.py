@@ -17,27 +17,18 @@ from __future__ import annotations
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Union
-
-from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
-from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from tf_green._keras import keras, tf
+from tf_green.pruning._tfmot import prunable_layer, prune_registry
+from tf_green.pruning.arguments import LayerSelector
 from tf_green.pruning.schedules import check_sparsity
 from tf_green.pruning.wrapper import is_pruning_wrapper
 
-__all__ = ["LayerSelector", "iter_layers", "prunable_weights", "select_layers"]
+PruneRegistry = prune_registry.PruneRegistry
 
-LayerSelector = Union[
-    None,
-    str,
-    "re.Pattern[str]",
-    Callable[[keras.layers.Layer], bool],
-    list,
-    tuple,
-    Mapping[str, float],
-]
+__all__ = ["LayerSelector", "iter_layers", "prunable_weights", "select_layers"]
 
 _PRUNABLE_HINT = (
     "To prune a custom layer, implement tfmot.sparsity.keras.PrunableLayer "

@@ -12,9 +12,9 @@ import os
 from typing import Any
 
 import numpy as np
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_callbacks
 
 from tf_green._keras import keras
+from tf_green.pruning._tfmot import pruning_callbacks
 from tf_green.pruning.selection import iter_layers
 from tf_green.pruning.wrapper import is_pruning_wrapper
 

@@ -17,14 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorflow_model_optimization.python.core.sparsity.keras import (
-    pruning_schedule as tfmot_schedules,
-)
-from tensorflow_model_optimization.python.core.sparsity.keras import (
-    pruning_wrapper as tfmot_wrapper,
-)
-
 from tf_green._keras import keras
+from tf_green.pruning._tfmot import pruning_schedule as tfmot_schedules
+from tf_green.pruning._tfmot import pruning_wrapper as tfmot_wrapper
 
 __all__ = ["PruneLowMagnitude", "deserialize_schedule", "is_pruning_wrapper"]
 

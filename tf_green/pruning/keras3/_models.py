@@ -1,6 +1,7 @@
 """Keras 3 model helpers of the pruning engine: check a model; copy and compile like another.
 
-Copying and compiling are the engine-neutral :mod:`tf_green._engine.models` calls.
+Copying is :mod:`tf_green._engine.models`'s; compiling is :mod:`tf_green.pruning.compiling`'s
+(both engine-neutral, shared with the tf_keras engine).
 
 Example:
     >>> import keras
@@ -15,9 +16,8 @@ from typing import Any
 
 import keras
 
-from tf_green._engine.models import compile_like as engine_compile_like
 from tf_green._engine.models import copy_model as engine_copy_model
-from tf_green._engine.models import is_compiled
+from tf_green.pruning.compiling import compile_like
 
 __all__ = ["check_model", "compile_like", "copy_model"]
 
@@ -59,41 +59,3 @@ def check_model(model: Any, argument: str = "model") -> Any:
             "call it on a batch first (model(x[:1]))."
         )
     return model
-
-
-def compile_like(
-    target: Any,
-    source: Any,
-    *,
-    optimizer: Any = None,
-    loss: Any = None,
-    metrics: Any = None,
-    required: bool = False,
-) -> bool:
-    """Compile ``target`` like ``source`` (:func:`tf_green._engine.models.compile_like`).
-
-    Args:
-        target: The model to compile.
-        source: The model whose compile settings to copy, or None.
-        optimizer: Overrides the optimizer.
-        loss: Overrides the loss.
-        metrics: Overrides the metrics.
-        required: Raise (naming the missing argument) if nothing can be compiled;
-            otherwise an uncompiled ``source`` without overrides leaves ``target`` as is.
-
-    Returns:
-        True if ``target`` was compiled.
-
-    Raises:
-        ValueError: With ``required``, if no optimizer or loss can be found.
-
-    Example:
-        >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-        >>> compile_like(m, None, optimizer="adam", loss="mse")
-        True
-    """
-    given = optimizer is not None or loss is not None
-    if not required and not given and (source is None or not is_compiled(source)):
-        return False
-    engine_compile_like(target, source, optimizer=optimizer, loss=loss, metrics=metrics)
-    return True

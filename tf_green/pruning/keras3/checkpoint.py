@@ -21,20 +21,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import pathlib
-import tempfile
 from typing import Any
 
 import keras
 import numpy as np
-import pandas as pd
 
+from tf_green.pruning.checkpoint_files import RunFolder, write_atomically
 from tf_green.pruning.keras3.engine import get_state
 
 __all__ = ["PruningCheckpoint"]
 
 
-class PruningCheckpoint:
+class PruningCheckpoint(RunFolder):
     """The checkpoint folder of one Keras 3 ``prune`` run (see the module docstring).
 
     Args:
@@ -52,27 +50,11 @@ class PruningCheckpoint:
     """
 
     def __init__(self, checkpoint_dir: str | os.PathLike, settings: dict[str, Any]) -> None:
-        self.dir = pathlib.Path(checkpoint_dir)
-        if self.dir.exists() and not self.dir.is_dir():
-            raise ValueError(f"`checkpoint_dir` {str(self.dir)!r} exists and is not a folder.")
-        self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
+        super().__init__(checkpoint_dir, settings)
         self.state_path = self.dir / "state.npz"
-        self.history_path = self.dir / "history.csv"
-        self.settings_path = self.dir / "run.json"
         self.resuming = self.state_path.is_file()
         if self.resuming:
-            saved = self._saved_settings()
-            if saved != self.settings:
-                changed = sorted(
-                    key
-                    for key in set(saved) | set(self.settings)
-                    if saved.get(key) != self.settings.get(key)
-                )
-                raise ValueError(
-                    f"`checkpoint_dir` {str(self.dir)!r} holds an interrupted run with other "
-                    f"settings (differing: {changed}). Resume it with the same arguments, or "
-                    "pass an empty folder to start a new run."
-                )
+            self.refuse_other_settings()
 
     def start(self, model: Any) -> int:
         """Prepare the folder; on a resume, restore ``model``'s state.
@@ -84,12 +66,7 @@ class PruningCheckpoint:
             The epoch to start ``fit`` at (``initial_epoch``): 0 on a fresh run.
         """
         if not self.resuming:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            _write_atomically(
-                self.settings_path,
-                json.dumps(self.settings, indent=2, sort_keys=True).encode(),
-            )
-            self.history_path.unlink(missing_ok=True)
+            self.start_fresh()
             return 0
         return self._restore(model)
 
@@ -103,14 +80,6 @@ class PruningCheckpoint:
     def finish(self) -> None:
         """Delete the backup of a completed run (the settings and history stay)."""
         self.state_path.unlink(missing_ok=True)
-
-    def history(self) -> dict[str, list]:
-        """The logged epochs of the whole run (a re-run epoch counts once: its last log)."""
-        if not self.history_path.exists() or self.history_path.stat().st_size == 0:
-            return {}
-        frame = pd.read_csv(self.history_path)
-        frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
-        return {column: frame[column].tolist() for column in frame.columns if column != "epoch"}
 
     def save(self, model: Any, epoch: int) -> None:
         """Write the model's weights, optimizer variables, masks and step after ``epoch``."""
@@ -130,7 +99,7 @@ class PruningCheckpoint:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        _write_atomically(self.state_path, buffer.getvalue())
+        write_atomically(self.state_path, buffer.getvalue())
 
     def _restore(self, model: Any) -> int:
         state = get_state(model)
@@ -157,12 +126,6 @@ class PruningCheckpoint:
         state.step = int(meta["step"])
         return int(meta["epoch"]) + 1
 
-    def _saved_settings(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.settings_path.read_text())
-        except (OSError, ValueError):
-            return {}
-
 
 _WHAT = {"w": "weights", "o": "optimizer variables", "m": "masks"}
 
@@ -174,14 +137,3 @@ class _Backup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.run.save(self.model, epoch)
-
-
-def _write_atomically(path: pathlib.Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise

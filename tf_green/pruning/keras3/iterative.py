@@ -13,60 +13,27 @@ Example:
 
 from __future__ import annotations
 
-import itertools
-import numbers
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
-import pandas as pd
 
 from tf_green._engine.fit_data import check_validation_data
+from tf_green.pruning.arguments import LayerSelector
+from tf_green.pruning.iterative_core import (
+    HISTORY_COLUMNS,
+    IterativeResult,
+    check_iterative_arguments,
+    search,
+)
 from tf_green.pruning.keras3._models import check_model, compile_like, copy_model
 from tf_green.pruning.keras3.engine import require_backend
 from tf_green.pruning.keras3.prune import prune
-from tf_green.pruning.keras3.selection import LayerSelector, select_weights
-from tf_green.pruning.schedule_math import check_sparsity
+from tf_green.pruning.keras3.selection import select_weights
 
-__all__ = ["IterativeResult", "iterative"]
-
-HISTORY_COLUMNS = ["step", "sparsity", "achieved_sparsity", "metric", "drop", "kept"]
-
-
-@dataclass
-class IterativeResult:
-    """The outcome of :func:`iterative`.
-
-    Attributes:
-        model: The sparsest model within the budget (stripped, compiled); an unpruned
-            copy of the input if no step stayed within it.
-        history: One row per step: ``step``, target ``sparsity``, ``achieved_sparsity``
-            (zeros over the pruned tensors), ``metric``, ``drop``, ``kept``.
-        baseline_metric: The metric of the unpruned model on the validation data.
-        metric: The metric's name.
-        sparsity: The target sparsity of ``model`` (0.0 if no step was kept).
-
-    Example:
-        >>> IterativeResult(None, pd.DataFrame(), 0.9, "accuracy").sparsity
-        0.0
-    """
-
-    model: Any
-    history: pd.DataFrame
-    baseline_metric: float
-    metric: str
-    sparsity: float = 0.0
-
-    def to_pandas(self) -> pd.DataFrame:
-        """The step history as a DataFrame (a copy).
-
-        Returns:
-            The DataFrame.
-        """
-        return self.history.copy()
+__all__ = ["HISTORY_COLUMNS", "IterativeResult", "iterative"]
 
 
 def iterative(
@@ -121,18 +88,12 @@ def iterative(
     """
     require_backend()
     model = check_model(model)
-    targets = _check_sparsities(sparsities)
-    if not isinstance(max_accuracy_drop, numbers.Real) or max_accuracy_drop < 0:
-        raise ValueError(f"`max_accuracy_drop` must be a number >= 0, got {max_accuracy_drop!r}.")
-    if isinstance(epochs_per_step, bool) or not isinstance(epochs_per_step, int):
-        raise ValueError(f"`epochs_per_step` must be an integer >= 2, got {epochs_per_step!r}.")
-    if epochs_per_step < 2:
-        raise ValueError(
-            f"`epochs_per_step`={epochs_per_step} is too few: each step ramps the sparsity "
-            "for epochs_per_step - 1 epochs and recovers in the last; pass >= 2."
-        )
-    if validation_data is None:
-        raise ValueError("`validation_data` is required: it measures the metric at each step.")
+    targets = check_iterative_arguments(
+        sparsities,
+        max_accuracy_drop=max_accuracy_drop,
+        epochs_per_step=epochs_per_step,
+        validation_data=validation_data,
+    )
     validation_data = check_validation_data(
         validation_data,
         model=model,
@@ -145,16 +106,14 @@ def iterative(
     select_weights(model, layers)  # refuse a bad `layers` before anything trains
     best = copy_model(model)
     compile_like(best, model, optimizer=optimizer, loss=loss, metrics=metrics, required=True)
-    baseline = _evaluate(best, validation_data, metric, batch_size)
-    lower_is_better = "loss" in metric or "error" in metric
-    rows, kept_sparsity, current = [], 0.0, model
-    for step, target in enumerate(targets, start=1):
-        pruned = prune(
+
+    def prune_step(current: Any, target: float, initial: float) -> Any:
+        return prune(
             current,
             x,
             y,
             target_sparsity=target,
-            initial_sparsity=kept_sparsity,
+            initial_sparsity=initial,
             epochs=epochs_per_step,
             batch_size=batch_size,
             layers=layers,
@@ -163,23 +122,18 @@ def iterative(
             metrics=metrics,
             verbose=verbose,
         )
-        value = _evaluate(pruned, validation_data, metric, batch_size)
-        drop = value - baseline if lower_is_better else baseline - value
-        kept = drop <= max_accuracy_drop + 1e-12
-        rows.append([step, target, _achieved(pruned, layers), value, drop, kept])
-        if not kept:
-            break
-        best, kept_sparsity, current = pruned, target, pruned
-    if kept_sparsity == 0.0:
-        warnings.warn(
-            f"No sparsity stayed within max_accuracy_drop={max_accuracy_drop} of the baseline "
-            f"{metric} ({baseline:.4f}); returning an unpruned copy. Try lower sparsities, "
-            "more epochs_per_step, or a larger budget.",
-            stacklevel=2,
-        )
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    history.attrs["metric"] = metric
-    return IterativeResult(best, history, baseline, metric, kept_sparsity)
+
+    return search(
+        model,
+        best,
+        targets=targets,
+        prune_step=prune_step,
+        achieved=lambda pruned: _achieved(pruned, layers),
+        validation_data=validation_data,
+        metric=metric,
+        max_accuracy_drop=max_accuracy_drop,
+        batch_size=batch_size,
+    )
 
 
 def _achieved(model: Any, layers: LayerSelector) -> float:
@@ -189,29 +143,3 @@ def _achieved(model: Any, layers: LayerSelector) -> float:
     values = [keras.ops.convert_to_numpy(w) for w in weights]
     size = sum(v.size for v in values)
     return float(sum(v.size - np.count_nonzero(v) for v in values) / max(1, size))
-
-
-def _check_sparsities(sparsities: Sequence[float]) -> list[float]:
-    if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, Sequence):
-        raise TypeError(f"`sparsities` must be a sequence of numbers, got {sparsities!r}.")
-    if not sparsities:
-        raise ValueError("`sparsities` is empty; pass rising targets such as (0.5, 0.8, 0.9).")
-    values = [check_sparsity(s, "sparsities") for s in sparsities]
-    if values[0] <= 0 or any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(
-            f"`sparsities` must be strictly increasing values in (0, 1), got {list(sparsities)}."
-        )
-    return values
-
-
-def _evaluate(model: Any, data: Any, metric: str, batch_size: int) -> float:
-    if isinstance(data, (tuple, list)):
-        results = model.evaluate(*data[:2], batch_size=batch_size, verbose=0, return_dict=True)
-    else:
-        results = model.evaluate(data, verbose=0, return_dict=True)
-    if metric not in results:
-        raise ValueError(
-            f"`metric`={metric!r} is not computed by the model; it computes {sorted(results)}. "
-            "Compile the model with it, pass metrics=[...], or choose one of these."
-        )
-    return float(results[metric])

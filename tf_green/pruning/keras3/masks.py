@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tf_green.pruning.report_table import mn_satisfied
+
 __all__ = ["kept_count", "magnitude_mask", "mn_mask", "mn_problem", "mn_satisfied"]
 
 
@@ -128,25 +130,3 @@ def mn_mask(weights: np.ndarray, m_by_n: tuple[int, int]) -> np.ndarray:
     mask = np.zeros_like(groups, dtype=weights.dtype)
     np.put_along_axis(mask, order[:, : n - m], 1, axis=1)
     return np.moveaxis(mask.reshape(moved.shape), -1, -2)
-
-
-def mn_satisfied(weights: np.ndarray, m_by_n: tuple[int, int]) -> bool:
-    """Whether every group of n consecutive input-channel weights has at least m zeros.
-
-    Args:
-        weights: The kernel values.
-        m_by_n: ``(m, n)``.
-
-    Returns:
-        True if the pattern holds; False also for a shape that cannot hold it.
-
-    Example:
-        >>> mn_satisfied(np.array([[0.0], [1.0], [0.0], [2.0]]), (2, 4))
-        True
-    """
-    m, n = m_by_n
-    weights = np.asarray(weights)
-    if mn_problem(weights.shape, m_by_n):
-        return False
-    groups = np.moveaxis(weights, -2, -1).reshape(-1, n)
-    return bool(np.all(np.sum(groups == 0, axis=1) >= m))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tf_green._engine.checks import data_errors
 from tf_green._engine.fit_data import check_fit_data, check_validation_data
+from tf_green.pruning.arguments import check_epochs, check_per_layer_structure
 from tf_green.pruning.keras3._models import check_model
 from tf_green.pruning.keras3.checkpoint import PruningCheckpoint
 from tf_green.pruning.keras3.engine import require_backend
@@ -71,7 +72,7 @@ def prune(
     optimizer: Any = None,
     loss: Any = None,
     metrics: Any = None,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    callbacks: Sequence[Any] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     verbose: str | int = "auto",
     strategy: Any = None,
@@ -145,8 +146,7 @@ def prune(
     """
     require_backend()
     model = check_model(model)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an integer >= 1, got {epochs!r}.")
+    check_epochs(epochs)
     target_sparsity = check_sparsity(target_sparsity, "target_sparsity")
     initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity")
     m_by_n = parse_structure(structure)
@@ -169,12 +169,8 @@ def prune(
             epochs=epochs,
             steps_per_epoch=data.steps_per_epoch,
         )
-    elif isinstance(layers, dict):
-        raise ValueError(
-            f"`layers` gives per-layer sparsities, but structure={structure!r} fixes every "
-            f"selected layer at {m_by_n[0]}/{m_by_n[1]}. Pass `layers` as a list of names."
-        )
     else:  # m:n masks are set once, at step 1; the schedule only documents the target.
+        check_per_layer_structure(layers, structure, m_by_n)
         base = constant_schedule(m_by_n[0] / m_by_n[1], steps_per_epoch=data.steps_per_epoch)
     schedules = {
         s.name: base if s.target is None else with_target(base, s.target, s.name) for s in selected

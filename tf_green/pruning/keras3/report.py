@@ -20,23 +20,11 @@ import pandas as pd
 
 from tf_green.pruning.keras3._models import check_model
 from tf_green.pruning.keras3.engine import get_state
-from tf_green.pruning.keras3.masks import mn_satisfied
 from tf_green.pruning.keras3.selection import iter_layers, select_weights
+from tf_green.pruning.report_table import COLUMNS, report_frame, weight_row
 from tf_green.pruning.schedule_math import parse_structure
 
 __all__ = ["COLUMNS", "sparsity_report"]
-
-COLUMNS = [
-    "layer",
-    "weight",
-    "shape",
-    "params",
-    "zeros",
-    "sparsity",
-    "prunable",
-    "mn_pattern",
-    "mn_satisfied",
-]
 
 
 def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> pd.DataFrame:
@@ -65,7 +53,6 @@ def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> pd.
     """
     model = check_model(model)
     m_by_n = parse_structure(structure)
-    pattern = f"{m_by_n[0]}:{m_by_n[1]}"
     state = get_state(model)
     if state is not None:
         sync = getattr(model, "jax_state_sync", None)
@@ -92,41 +79,8 @@ def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> pd.
         seen.add(id(weight))
         layer, _ = listed[id(weight)]
         value = np.asarray(keras.ops.convert_to_numpy(weight))
-        is_prunable = id(weight) in prunable
-        zeros = int(value.size - np.count_nonzero(value))
-        rows.append(
-            {
-                "layer": layer.name,
-                "weight": weight.name,
-                "shape": tuple(value.shape),
-                "params": int(value.size),
-                "zeros": zeros,
-                "sparsity": zeros / value.size if value.size else 0.0,
-                "prunable": is_prunable,
-                "mn_pattern": pattern,
-                "mn_satisfied": mn_satisfied(value, m_by_n) if is_prunable else None,
-            }
-        )
-    params = sum(row["params"] for row in rows)
-    zeros = sum(row["zeros"] for row in rows)
-    checks = [row["mn_satisfied"] for row in rows if row["mn_satisfied"] is not None]
-    rows.append(
-        {
-            "layer": "total",
-            "weight": "",
-            "shape": (),
-            "params": params,
-            "zeros": zeros,
-            "sparsity": zeros / params if params else 0.0,
-            "prunable": None,
-            "mn_pattern": pattern,
-            "mn_satisfied": all(checks) if checks else None,
-        }
-    )
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame["prunable"] = frame["prunable"].astype(object)
-    frame["mn_satisfied"] = frame["mn_satisfied"].astype(object)
-    return frame
+        rows.append(weight_row(layer.name, weight.name, value, id(weight) in prunable, m_by_n))
+    return report_frame(rows, m_by_n)
 
 
 def _own(layer: Any) -> list:

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from tf_green.pruning.schedule_math import (
@@ -24,6 +23,11 @@ from tf_green.pruning.schedule_math import (
     as_schedule,
     check_sparsity,
 )
+from tf_green.pruning.schedule_plan import (
+    constant_parameters,
+    polynomial_parameters,
+    raise_if_target_missed,
+)
 
 __all__ = [
     "check_reaches_target",
@@ -32,16 +36,6 @@ __all__ = [
     "polynomial_schedule",
     "reached_sparsity",
 ]
-
-_MAX_FREQUENCY = 100  # TFMOT's default: a mask update every 100 steps at most.
-_MASK_UPDATES = 10  # ... at least about this many updates along the ramp ...
-_UPDATES_PER_EPOCH = 4  # ... and about this many per epoch: small steps recover better.
-
-
-def _positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{argument}` must be an integer >= 1, got {value!r}.")
-    return int(value)
 
 
 def polynomial_schedule(
@@ -75,31 +69,14 @@ def polynomial_schedule(
         >>> polynomial_schedule(0.9, epochs=2, steps_per_epoch=43).end_step
         43
     """
-    target = check_sparsity(target_sparsity, "target_sparsity")
-    initial = check_sparsity(initial_sparsity, "initial_sparsity")
-    if initial > target:
-        raise ValueError(
-            f"`initial_sparsity` ({initial}) must not exceed `target_sparsity` ({target})."
-        )
-    steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
-    if _positive_int(epochs, "epochs") < 2:
-        raise ValueError(
-            f"`epochs`={epochs} is too few for schedule='polynomial': it ramps the sparsity "
-            "over epochs - 1 epochs and keeps the last one to recover accuracy. "
-            "Pass epochs >= 2, or schedule='constant' for a single epoch."
-        )
-    end_step = (epochs - 1) * steps_per_epoch
-    frequency = max(
-        1,
-        min(_MAX_FREQUENCY, end_step // _MASK_UPDATES, steps_per_epoch // _UPDATES_PER_EPOCH),
-    )
     return PolynomialDecay(
-        initial_sparsity=initial,
-        final_sparsity=target,
-        begin_step=end_step % frequency,
-        end_step=end_step,
-        power=power,
-        frequency=frequency,
+        **polynomial_parameters(
+            target_sparsity,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            initial_sparsity=initial_sparsity,
+            power=power,
+        )
     )
 
 
@@ -117,9 +94,7 @@ def constant_schedule(target_sparsity: float, *, steps_per_epoch: int) -> Consta
         >>> constant_schedule(0.5, steps_per_epoch=20).frequency
         20
     """
-    target = check_sparsity(target_sparsity, "target_sparsity")
-    steps = _positive_int(steps_per_epoch, "steps_per_epoch")
-    return ConstantSparsity(target, begin_step=0, frequency=min(_MAX_FREQUENCY, steps))
+    return ConstantSparsity(**constant_parameters(target_sparsity, steps_per_epoch=steps_per_epoch))
 
 
 def make_schedule(
@@ -223,15 +198,11 @@ def check_reaches_target(
         >>> check_reaches_target(ConstantSparsity(0.5, 0, frequency=10),
         ...                      epochs=1, steps_per_epoch=10)
     """
-    total = epochs * steps_per_epoch
-    target, reached = schedule.target, reached_sparsity(schedule, total)
-    if reached + 1e-6 < target:
-        where = f" for layer {layer!r}" if layer else ""
-        end = getattr(schedule, "end_step", None)
-        hint = f" (its end_step is {end})" if end is not None else ""
-        raise ValueError(
-            f"`epochs`={epochs} is too few: with {steps_per_epoch} steps per epoch training "
-            f"runs {total} steps, and the schedule{where}{hint} only reaches sparsity "
-            f"{reached:.3f} of its target {target:.3f} by then. Raise `epochs`, or end the "
-            f"schedule at step <= {total}."
-        )
+    raise_if_target_missed(
+        schedule.target,
+        reached_sparsity(schedule, epochs * steps_per_epoch),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        layer=layer,
+        end_step=getattr(schedule, "end_step", None),
+    )

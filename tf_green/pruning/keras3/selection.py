@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import keras
 
+from tf_green.pruning.arguments import LayerSelector
 from tf_green.pruning.keras3.masks import mn_problem
 from tf_green.pruning.schedule_math import check_sparsity
 
 __all__ = ["LayerSelector", "Selected", "iter_layers", "prunable_weights", "select_weights"]
-
-LayerSelector = Union[None, str, "re.Pattern[str]", Callable[[Any], bool], list, tuple, Mapping]
 
 PROTOCOL_HINT = (
     "To prune a custom layer, give it a method `get_prunable_weights(self)` returning the "
