@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_green._engine import engine_of
+from tf_green._engine import engine_of, keras3_backend
 from tf_green.datasets import Vocabulary
 
 __all__ = ["context_length", "generate", "next_token_logits"]
@@ -38,6 +38,11 @@ def _engine(model: Any) -> str | None:
         return engine_of(model)
     except TypeError:
         return None
+
+
+def _on_jax(model: Any) -> bool:
+    """Keras 3 on JAX compiles each new input shape: pad its context to one static length."""
+    return _engine(model) == "keras3" and keras3_backend() == "jax"
 
 
 def _decoder_module() -> Any:
@@ -103,8 +108,9 @@ def next_token_logits(model: Any, tokens: np.ndarray) -> np.ndarray:
     """Logits of the token that follows ``tokens``, from one full forward pass (no cache).
 
     Models with a static input length (TFLite exports, see
-    :func:`tf_green.models.with_fixed_length`) get the context right-padded: the model is
-    causal, so padding after the last token cannot change that token's logits.
+    :func:`tf_green.models.with_fixed_length`), and Keras 3 models on JAX (one compiled
+    shape), get the context right-padded to the model's context length: the model is causal,
+    so padding after the last token cannot change that token's logits.
 
     Args:
         model: A Keras LM (either engine), a TFLiteModel mapping (1, time) int ids to
@@ -124,7 +130,7 @@ def next_token_logits(model: Any, tokens: np.ndarray) -> np.ndarray:
         return np.asarray(model.full_logits(tokens)[-1], np.float32)
     keras_model = _engine(model) is not None
     static = context_length(model)
-    if keras_model and model.inputs[0].shape[-1] is None:
+    if keras_model and model.inputs[0].shape[-1] is None and not _on_jax(model):
         static = None  # a dynamic-length Keras model takes the context as it is
     batch = np.zeros((1, static or len(tokens)), np.int32)
     batch[0, : len(tokens)] = tokens
