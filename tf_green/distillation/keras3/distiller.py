@@ -176,7 +176,7 @@ class Distiller(keras.distillation.Distiller):
         >>> s = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="h"),
         ...                       keras.layers.Dense(3)])
         >>> d = Distiller(t, s, feature_pairs=[("h", "h")])
-        >>> d.feature_projections[0].kernel.shape
+        >>> tuple(d.feature_projections[0].kernel.shape)
         (2, 8)
     """
 
