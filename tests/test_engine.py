@@ -263,6 +263,8 @@ def test_import_tf_green_keeps_the_users_keras_and_imports_no_keras():
         assert "TF_USE_LEGACY_KERAS" not in os.environ
         assert set(tg.__all__) <= set(dir(tg)) and "engine" in dir(tg)
         print(tg.datasets.digits()[0][0].shape, tg.prune.__module__)
+        # The command line, recipes and the workflow are engine-neutral too.
+        import tf_green.cli, tf_green.loading, tf_green.workflow
         print("tf_keras" in sys.modules, "tensorflow_model_optimization" in sys.modules)
         """,
         env={"TF_USE_LEGACY_KERAS": None},

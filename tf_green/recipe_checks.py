@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tf_green.pruning.schedules import parse_structure
+from tf_green.pruning.schedule_math import parse_structure
 
 __all__ = ["QUANTIZATIONS", "check_names", "check_step", "check_value"]
 
