@@ -5,6 +5,13 @@
 with the kept slices of every weight (:mod:`.rebuild`) and reports the change per layer
 (:mod:`.report`). Unlike ``tg.prune`` (masks), the result really does less arithmetic.
 
+Targets: a ``ratio`` of channels, or ``macs=`` (the fraction of multiply-accumulates to
+keep, reached with one uniform ratio found on the analytic count, :mod:`.targets`). With
+training data, ``shrink(model, None, x, y, macs=0.5, steps=3, epochs=1, ...)`` prunes in
+steps and fine-tunes after each (:mod:`.stepwise`), optionally distilling from the
+unpruned model (``distill=True``). Criteria: L1/L2 filter norms, BatchNorm scale, and
+first-order Taylor importance on the data (:mod:`.taylor`).
+
 Example:
     >>> import keras
     >>> from tf_green.pruning.structured import shrink
