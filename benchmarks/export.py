@@ -17,6 +17,9 @@ Models:
 Usage:
     .venv/bin/python benchmarks/export.py           # full run (~5-10 min), writes RESULTS.md
     .venv/bin/python benchmarks/export.py --quick   # smoke run (~1-2 min), prints only
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/export.py --keras3
+        # Keras 3 exports on the current backend (tensorflow or jax): sizes, accuracy
+        # parity with Keras, builtin ops only; writes the ``export-keras3-<backend>`` section.
 """
 
 from __future__ import annotations
@@ -173,7 +176,11 @@ def verdict(ok: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run; prints, writes nothing")
+    parser.add_argument("--keras3", action="store_true", help="Keras 3 exports only")
     args = parser.parse_args()
+    if args.keras3:
+        keras3_exports(args.quick)
+        return
     quick = args.quick
     warnings.filterwarnings("ignore", category=RuntimeWarning, message="TFLiteModel")
     t0 = time.time()
@@ -463,6 +470,61 @@ def main() -> None:
     else:
         print(text)
         print("wrote", write_section("export", text))
+
+
+def keras3_exports(quick: bool) -> None:
+    """Keras 3 CNN on the current backend: each export's size, accuracy and op set."""
+    import keras as keras3  # Keras 3, beside tf_keras in this process
+
+    from tf_green.quantization import _tflite_converter
+
+    t0 = time.time()
+    backend = keras3.backend.backend()
+    keras3.utils.set_random_seed(0)
+    (x, y), (xv, yv) = datasets.digits(seed=0)
+    inputs = keras3.Input((8, 8, 1), name="image")
+    h = keras3.layers.Conv2D(32, 3, activation="relu", padding="same")(inputs)
+    h = keras3.layers.MaxPooling2D()(h)
+    h = keras3.layers.Conv2D(64, 3, activation="relu", padding="same")(h)
+    h = keras3.layers.Flatten()(keras3.layers.MaxPooling2D()(h))
+    h = keras3.layers.Dropout(0.2)(keras3.layers.Dense(64, activation="relu")(h))
+    model = keras3.Model(inputs, keras3.layers.Dense(10, name="logits")(h))
+    model.compile(
+        keras3.optimizers.Adam(1e-3),
+        keras3.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, epochs=2 if quick else 10, batch_size=32, verbose=0)
+    keras_acc = model.evaluate(xv, yv, verbose=0)[1]
+    keras_out = model.predict(xv, verbose=0)
+    lines = [
+        f"Keras 3 backend `{backend}`: a digits CNN ({model.count_params():,} parameters), "
+        f"Keras accuracy {100 * keras_acc:.2f}%. Exported with `tg.to_tflite` (ExportArchive "
+        "SavedModel, jax2tf on JAX), run with `ai_edge_litert`. Flex ops counted in the file "
+        "(must be none: builtin ops only).",
+        "",
+        "| export | raw KB | zip KB | accuracy | vs Keras (points) | max abs logit diff | "
+        "argmax agreement | Flex ops |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for mode in (None, "float16", "dynamic", "int8"):
+        content = to_tflite(model, quantization=mode, representative_data=x[:300])
+        tfl = TFLiteModel(content)
+        out = tfl.predict(xv)
+        acc = float(np.mean(out.argmax(-1) == yv))
+        flex = _tflite_converter.flex_ops(content)
+        lines.append(
+            f"| {mode or 'float32'} | {len(content) / 1e3:.1f} | {zipped(content) / 1e3:.1f} | "
+            f"{100 * acc:.2f}% | {100 * (acc - keras_acc):+.2f} | "
+            f"{float(np.abs(out - keras_out).max()):.4f} | "
+            f"{float(np.mean(out.argmax(-1) == keras_out.argmax(-1))):.3f} | "
+            f"{', '.join(flex) or 'none'} |"
+        )
+    lines += ["", f"Total run time {time.time() - t0:.0f} s (shared machine)."]
+    text = "\n".join(lines)
+    print(text)
+    if not quick:
+        print("wrote", write_section(f"export-keras3-{backend}", text))
 
 
 if __name__ == "__main__":
