@@ -49,6 +49,8 @@ def inspect_data(
         ValueError: As :func:`~tf_green._engine.fit_data.check_fit_data`.
 
     Example:
+        >>> import numpy as np
+        >>> import tensorflow as tf
         >>> ds = tf.data.Dataset.from_tensor_slices((np.zeros((10, 2)), np.zeros(10)))
         >>> inspect_data(ds.batch(4)).steps_per_epoch
         3
@@ -66,6 +68,7 @@ def inspect_validation(
     The same as :func:`tf_green._engine.fit_data.check_validation_data`.
 
     Example:
+        >>> import numpy as np
         >>> inspect_validation((np.zeros((3, 2)), np.zeros(3)))[1].shape
         (3,)
     """
