@@ -102,6 +102,7 @@ def test_cached_greedy_equals_uncached_and_slides_past_the_context(lm, corpus):
         cached = _greedy(lm, corpus, None)
     # 9-char prompt + 12 tokens runs past the 16-token context: the window slides
     assert cached == _greedy(lm, corpus, False) == _greedy(lm, corpus, True)
+    assert _greedy(models.with_fixed_length(lm), corpus, True) == cached  # the wrapper too
     sampled = [generate(lm, "if ", 10, vocab=corpus.vocab, seed=3, use_cache=c) for c in (1, 0)]
     assert sampled[0] == sampled[1]
 

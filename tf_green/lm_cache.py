@@ -393,7 +393,9 @@ class CachedDecoder:
         length = max(2, min(int(length), self.max_length))
         rng = np.random.default_rng(seed)
         tokens = rng.integers(0, self.plan.vocab_size, size=length).astype(np.int32)
-        full = np.asarray(self.model(tokens[None], training=False), np.float32)[0]
+        padded = np.zeros((1, self.max_length), np.int32)  # fits a static-length wrapper too
+        padded[0, :length] = tokens
+        full = np.asarray(self.model(padded, training=False), np.float32)[0, :length]
         cached = [self.full_logits(tokens)]
         _, state = self.prefill(tokens[:-1])
         cached.append(self.decode(int(tokens[-1]), length - 1, state)[0][None])
