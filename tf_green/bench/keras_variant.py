@@ -116,7 +116,7 @@ class KerasVariant(Variant):
 
     @property
     def runtime(self) -> str:
-        """ "TensorFlow (tf.function)" (tf_keras) or "Keras 3 on TensorFlow|JAX (...)"."""
+        """What runs the model: TensorFlow (tf.function) or Keras 3 on TensorFlow/JAX."""
         return _RUNTIMES[(self.engine, self.backend)]
 
     def input_specs(self) -> list[Spec] | None:

@@ -7,7 +7,9 @@
   ``predict``, ``model_bytes``, ``kind``, ``input_details``), or raw .tflite bytes, whichever
   Keras made it;
 * a path: ``.tflite`` (loaded with ``TFLiteModel``), or ``.keras``, ``.h5`` or a SavedModel
-  directory (loaded safely with :func:`tf_green.loading.load_model`).
+  directory (loaded safely with :func:`tf_green.loading.load_model`: scanned before anything
+  is deserialized, then loaded by the engine that wrote it, so a Keras 3 file profiles as a
+  Keras 3 model).
 
 Nothing here imports tf_keras: which Keras a model belongs to is read from its class
 (:func:`tf_green._engine.engine_of`).
@@ -74,7 +76,7 @@ class TFLiteVariant(Variant):
 
     @property
     def runtime(self) -> str:
-        """ "LiteRT (<delegate>)", e.g. "LiteRT (xnnpack)"."""
+        """What runs the model: LiteRT and its delegate, e.g. ``LiteRT (xnnpack)``."""
         return f"LiteRT ({getattr(self.model, 'delegate', 'unknown')})"
 
     def input_specs(self) -> list[Spec]:

@@ -1,4 +1,4 @@
-"""Child process of test_k3_bench_imports.py: a Keras 3 user profiles a model and its .tflite.
+"""Child of test_k3_bench_imports.py: a Keras 3 user benches a model, its .tflite and its file.
 
 Run with KERAS_BACKEND set; prints one JSON line: what tf_green imported and the figures.
 """
@@ -40,7 +40,11 @@ else:
 fast = {"energy": False, "repeats": 1, "latency_calls": 2, "throughput_batch_size": 8}
 keras_only = tg.profile(model, x, y, **fast)
 after_keras = sorted(m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules)
-rows = tg.Bench(x, y, **fast).add("keras3", model).add("tflite", tflite).run(progress=False)
+with tempfile.TemporaryDirectory() as folder:
+    path = f"{folder}/model.keras"
+    model.save(path)
+    bench = tg.Bench(x, y, **fast).add("keras3", model).add("tflite", tflite).add("file", path)
+rows = bench.run(progress=False)
 print(
     json.dumps(
         {
@@ -49,6 +53,7 @@ print(
                 m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules
             ),
             "runtime": keras_only.runtime,
+            "runtimes": rows["runtime"].tolist(),
             "flops": rows["flops_per_sample"].tolist(),
             "metric": rows["metric_value"].tolist(),
         }

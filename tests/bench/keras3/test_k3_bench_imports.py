@@ -25,7 +25,10 @@ def test_keras3_profile_and_bench_leave_tf_keras_and_tfmot_unimported():
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["after_keras_profile"] == []
-    assert result["after_bench"] == []  # the .tflite row included
-    assert result["runtime"].startswith(f"Keras 3 on {'JAX' if backend == 'jax' else 'TensorFlow'}")
-    assert result["flops"] == [2 * (6 * 4 + 4 * 3)] * 2
-    assert result["metric"] == [1.0, 1.0]
+    assert result["after_bench"] == []  # the .tflite and .keras file rows included
+    runtime = f"Keras 3 on {'JAX (jax.jit)' if backend == 'jax' else 'TensorFlow (tf.function)'}"
+    assert result["runtime"] == runtime
+    assert result["runtimes"][0] == result["runtimes"][2] == runtime  # the file loads as Keras 3
+    assert result["runtimes"][1].startswith("LiteRT")
+    assert result["flops"] == [2 * (6 * 4 + 4 * 3)] * 3
+    assert result["metric"] == [1.0, 1.0, 1.0]

@@ -143,3 +143,16 @@ def test_keras3_tflite_bytes_are_a_tflite_variant(k3_tflite, k3_trained):
     assert isinstance(variant, TFLiteVariant) and variant.expected_shape() == (8, 8, 1)
     x = np.zeros((2, 8, 8, 1), np.float32)
     np.testing.assert_allclose(variant.run(x), np.asarray(k3_trained(x)), rtol=1e-4, atol=1e-5)
+
+
+def test_a_keras3_file_is_loaded_safely_by_keras3(k3_trained, k3_digits, tmp_path):
+    _, (x, y) = k3_digits
+    path = tmp_path / "cnn.keras"
+    k3_trained.save(path)
+    from_file = tg.profile(path, x, y, **FAST)
+    assert from_file.name == "cnn" and from_file.runtime == RUNTIME[BACKEND]
+    assert from_file.metric_value == tg.profile(k3_trained, x, y, **FAST).metric_value
+    evil = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2, name="evil")])
+    evil.save(tmp_path / "evil.keras")
+    with pytest.raises(ValueError, match=r"evil \(Lambda\).*unsafe_deserialization"):
+        tg.profile(tmp_path / "evil.keras", np.zeros((2, 3), np.float32), **FAST)
