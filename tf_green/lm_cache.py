@@ -129,7 +129,7 @@ def find_plan(model: Any) -> DecodePlan | str:
 
     Example:
         >>> from tf_green import models
-        >>> find_plan(models.cnn(width=2))[:30]
+        >>> find_plan(models.cnn(width=2))[:31]
         'model cnn_2 is not a tiny_lm-st'
     """
     layers = [layer for layer in model.layers if type(layer).__name__ not in _SKIPPED]
