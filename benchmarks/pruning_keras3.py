@@ -154,7 +154,7 @@ def main() -> None:
     backend = keras.backend.backend()
     width, base_epochs, prune_epochs = (16, 4, 3) if quick else (128, 30, 12)
     seeds, pairs = ((0,), 2) if quick else ((0, 1, 2), 5)
-    t0 = time.time()
+    t0, load_start = time.time(), os.getloadavg()[0]
     (x, y), (xv, yv) = datasets.digits()
 
     base = train(cnn(width), base_epochs, x, y)
@@ -223,6 +223,11 @@ def main() -> None:
             f"Run time {time.time() - t0:.0f} s. Each pair times `keras3.prune` (copy, compile, "
             "fit with the pruning callbacks, strip) against a plain Keras 3 fit of the same "
             "epochs on a compiled copy made the same way.",
+            "",
+            f"The machine was shared with other engineers' jobs during this run (1-minute load "
+            f"average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, on "
+            f"{os.cpu_count()} cores), so the two sides of each pair run in alternating order "
+            "and the table reports the median of the per-pair ratios; single timings are noisy.",
         ]
     )
     print(body)
