@@ -160,8 +160,9 @@ def int16x8_recipe(float_content: bytes) -> list[dict]:
     Example:
         >>> from tf_green import models
         >>> from tf_green.quantization import to_tflite
-        >>> [c["operation"] for c in int16x8_recipe(to_tflite(models.mlp()))]
-        ['*', 'INPUT', 'OUTPUT']
+        >>> last = int16x8_recipe(to_tflite(models.mlp()))[-1]
+        >>> last["operation"], last["algorithm_key"]
+        ('OUTPUT', 'no_quantize')
     """
     configs = list(recipe.static_wi8_ai16())
     for boundary in ("INPUT", "OUTPUT"):
