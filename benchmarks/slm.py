@@ -1,4 +1,4 @@
-"""SLM benchmark: a lean task-specific character LM by distill -> prune -> dynamic-range INT8.
+"""SLM benchmark: a lean task-specific character LM by distill -> prune -> quantize for LiteRT.
 
 Teacher: ``tiny_lm(vocab, d_model=128, num_layers=4, num_heads=4)`` (~828k parameters),
 trained here on the standard library's help text (``tg.datasets.python_docs``, ~465k
@@ -6,20 +6,21 @@ characters; the last 10% held out). Student: ``tiny_lm(vocab, 48, 2, 4)`` (~70k 
 ~12x fewer). Both arms of the student comparison (trained from scratch on the labels, and
 distilled with ``tg.distill``: T=1, alpha=0.5, cached teacher logits; chosen by the sweep
 in RESULTS.md) get the same optimizer, learning rate, epochs and seeds. The distilled
-student (seed 0) is then pruned to 50% with ``tg.prune`` and exported with
-``tg.to_tflite(quantization="dynamic")``. Full INT8 also converts once the sequence length
-is static (``tg.models.with_fixed_length``), and is benched too, but 8-bit activations
-through LayerNorm and softmax ruin the perplexity. ``tg.Bench`` measures all variants with
-perplexity as the metric.
+student (seed 0) is then pruned to 50% with ``tg.prune`` and exported with ``tg.to_tflite``
+(static sequence length, ``tg.models.with_fixed_length``) as dynamic-range INT8, full INT8,
+``"int16x8"`` (int8 weights, 16-bit activations, ai-edge-quantizer) and ``"int4"`` (INT4
+blockwise-32 weights, float activations, ai-edge-quantizer). Perplexity of every export on
+all held-out windows; ``tg.Bench`` measures size, latency and energy in interleaved rounds
+(medians), with perplexity as the metric.
 
 Energy per 1k generated tokens: generation without a KV cache runs one batch-1 forward
 pass over the (sliding) 64-token context per generated token, so the bench's energy per 1k
-batch-1 inferences *is* the energy per 1k generated tokens, and latency p50 at batch 1 is
-the latency per token.
+batch-1 inferences *is* the energy per 1k generated tokens (uncached), and latency p50 at
+batch 1 is the latency per token. Cached decoding: ``benchmarks/slm_decoding.py``.
 
 Usage:
     .venv/bin/python benchmarks/slm.py           # full run (~15-20 min), writes RESULTS.md
-    .venv/bin/python benchmarks/slm.py --quick   # smoke run (~2 min), prints only
+    .venv/bin/python benchmarks/slm.py --quick   # smoke run (~3 min), prints only
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from _results import write_section
 import tf_green as tg
 from tf_green._keras import keras
 from tf_green.bench.report import markdown_table
+from tf_green.quantization import TFLiteModel, precision_report
 
 
 def perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
@@ -48,6 +50,45 @@ def perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(-picked.mean()))
 
 
+def tflite_perplexity(content: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    logits = TFLiteModel(content).predict(x)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, y[..., None].astype(np.int64), axis=-1)
+    return float(np.exp(-picked.mean()))
+
+
+def precision_summary(content: bytes) -> str:
+    """Dense-layer weight/activation bits and the ops left in float, from the flatbuffer."""
+    report = precision_report(content)
+    dense = report[report.op == "FULLY_CONNECTED"]
+    kinds = dense.groupby(
+        [
+            dense.weight_bits.astype(str),
+            dense.weight_granularity.fillna("float"),
+            dense.activation_bits.astype(str),
+        ]
+    ).size()
+    parts = [f"{n} x w{w}/{g}/a{a}" for (w, g, a), n in kinds.items()]
+    compute = report[
+        ~report.op.isin(
+            [
+                "QUANTIZE",
+                "DEQUANTIZE",
+                "SHAPE",
+                "GATHER",
+                "PACK",
+                "REDUCE_PROD",
+                "CONCATENATION",
+                "RESHAPE",
+            ]
+        )
+    ]
+    floats = compute[compute.activation_dtype == "float32"].op.value_counts()
+    left = ", ".join(f"{op} x{n}" for op, n in floats.items()) or "none"
+    return f"{'; '.join(parts)} | {left}"
+
+
 def gz(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9))
 
@@ -55,6 +96,8 @@ def gz(data: bytes) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run; prints, writes nothing")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved bench rounds")
+    parser.add_argument("--seeds", type=int, default=2, help="student seeds per arm")
     args = parser.parse_args()
     quick = args.quick
     corpus = tg.datasets.python_docs(seq_len=64, max_chars=60_000 if quick else None)
@@ -63,7 +106,7 @@ def main() -> None:
     teacher_shape = (64, 2, 4) if quick else (128, 4, 4)
     student_shape = (16, 1, 2) if quick else (48, 2, 4)
     teacher_epochs, student_epochs = (2, 2) if quick else (8, 10)
-    seeds = (0, 1)
+    seeds = tuple(range(1 if quick else args.seeds))
     lr_teacher, lr_student = 2e-3, 3e-3
     started = time.perf_counter()
 
@@ -112,45 +155,64 @@ def main() -> None:
     fixed = tg.models.with_fixed_length
     teacher_float = tg.to_tflite(fixed(teacher))
     student_float = tg.to_tflite(fixed(student))
-    pruned_dynamic = tg.to_tflite(fixed(pruned), quantization="dynamic")
-    pruned_int8 = None
-    try:
-        pruned_int8 = tg.to_tflite(fixed(pruned), quantization="int8", representative_data=x[:200])
-        int8_note = (
-            "full INT8 converts once the sequence length is static (the causal mask is then "
-            f"constant-folded): {len(pruned_int8):,} bytes, benched below"
-        )
-    except ValueError as error:
-        int8_note = f"full INT8 refused by to_tflite: {str(error).split(';')[0]}"
+    pruned_fixed = fixed(pruned)
+    calibration = x[:300]
+    exports = {
+        "student_tflite_float32": student_float,
+        "student_pruned_tflite_dynamic": tg.to_tflite(pruned_fixed, quantization="dynamic"),
+        "student_pruned_tflite_int8": tg.to_tflite(
+            pruned_fixed, quantization="int8", representative_data=calibration
+        ),
+        "student_pruned_tflite_int16x8": tg.to_tflite(
+            pruned_fixed, quantization="int16x8", representative_data=calibration
+        ),
+        "student_pruned_tflite_int4": tg.to_tflite(pruned_fixed, quantization="int4"),
+    }
+    final = exports["student_pruned_tflite_int4"]
+    ppl_exports = {name: tflite_perplexity(c, x_val, y_val) for name, c in exports.items()}
+    for name, value in ppl_exports.items():
+        print(f"{name}: {len(exports[name]):,} bytes, ppl {value:.3f}", flush=True)
 
     n_bench = 64 if quick else 256
-    bench = tg.Bench(
-        x_val[:n_bench],
-        y_val[:n_bench],
-        metric="perplexity",
-        baseline="teacher",
-        targets=tg.Targets(max_metric_drop=0.15 * ppl_teacher),
-        energy=True,
-        repeats=1 if quick else 3,
-        energy_window_s=1.0 if quick else 3.0,
-    )
-    bench.add("teacher", teacher)
-    bench.add("teacher_tflite_float32", teacher_float)
-    bench.add("student", student)
-    bench.add("student_pruned", pruned)
-    bench.add("student_tflite_float32", student_float)
-    bench.add("student_pruned_tflite_dynamic", pruned_dynamic)
-    if pruned_int8 is not None:
-        bench.add("student_pruned_tflite_int8", pruned_int8)
-    table = bench.run(progress=False)
+    rounds = 1 if quick else args.rounds
+    variants = [
+        ("teacher", teacher),
+        ("teacher_tflite_float32", teacher_float),
+        ("student", student),
+        ("student_pruned", pruned),
+        *exports.items(),
+    ]
+    tables = []
+    for _ in range(rounds):  # every variant once per round; medians over rounds
+        bench = tg.Bench(
+            x_val[:n_bench],
+            y_val[:n_bench],
+            metric="perplexity",
+            baseline="teacher",
+            targets=tg.Targets(max_metric_drop=0.15 * ppl_teacher),
+            energy=True,
+            repeats=1,
+            energy_window_s=1.0 if quick else 2.0,
+        )
+        for name, model in variants:
+            bench.add(name, model)
+        tables.append(bench.run(progress=False).set_index("name"))
+    table = tables[0].copy()
+    for column in ("latency_ms_p50", "energy_j_per_1k"):
+        table[column] = np.median([t[column].to_numpy(float) for t in tables], axis=0)
+    table = table.reset_index()
 
     mean_scratch, mean_distilled = statistics.mean(scratch_ppl), statistics.mean(distilled_ppl)
     ratio_teacher = mean_distilled / ppl_teacher
     ratio_pruned = ppl_pruned / distilled_ppl[0]
-    int8_ratio = len(student_float) / len(pruned_dynamic)
+    ppl_student_float = ppl_exports["student_tflite_float32"]
+    int16_ratio = ppl_exports["student_pruned_tflite_int16x8"] / ppl_student_float
+    int4_ratio = ppl_exports["student_pruned_tflite_int4"] / ppl_student_float
+    int4_shrink = len(student_float) / len(final)
     teacher_bytes = len(teacher_float)
-    shrink_raw = teacher_bytes / len(pruned_dynamic)
-    shrink_gz = gz(teacher_float) / gz(pruned_dynamic)
+    shrink_raw = teacher_bytes / len(final)
+    shrink_gz = gz(teacher_float) / gz(final)
+    dynamic = exports["student_pruned_tflite_dynamic"]
 
     def bar(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -173,7 +235,9 @@ def main() -> None:
         f"({teacher.count_params() / student.count_params():.1f}x fewer), {student_epochs} "
         f"epochs per arm, seeds {list(seeds)}. Held-out text: last 10% of pydoc_data.topics "
         f"({len(x_val)} windows of 64 characters). Run time {time.perf_counter() - started:.0f} s"
-        f"{' (quick mode)' if quick else ''}.",
+        f"{' (quick mode)' if quick else ''}. The machine was shared with other jobs during "
+        f"the run: latency and energy are medians of {rounds} interleaved rounds (every "
+        "variant once per round).",
         "",
         "| bar | figure | |",
         "|---|---|---|",
@@ -185,20 +249,45 @@ def main() -> None:
         f"{100 * (ratio_teacher - 1):+.1f}% | {bar(ratio_teacher <= 1.15)} |",
         f"| pruned-50% within 5% of the unpruned student | {100 * (ratio_pruned - 1):+.1f}% "
         f"({ppl_pruned:.3f} vs {distilled_ppl[0]:.3f}) | {bar(ratio_pruned <= 1.05)} |",
-        f"| dynamic-range file >= 4x smaller than the float student file | "
-        f"{int8_ratio:.2f}x ({len(pruned_dynamic):,} vs {len(student_float):,} bytes) | "
-        f"{bar(int8_ratio >= 4)} |",
+        f"| int16x8 (pruned) within 5% of the float student's perplexity | "
+        f"{100 * (int16_ratio - 1):+.1f}% ({ppl_exports['student_pruned_tflite_int16x8']:.3f} "
+        f"vs {ppl_student_float:.3f}) | {bar(int16_ratio <= 1.05)} |",
+        f"| INT4 (pruned) within 10% of the float student's perplexity | "
+        f"{100 * (int4_ratio - 1):+.1f}% ({ppl_exports['student_pruned_tflite_int4']:.3f} "
+        f"vs {ppl_student_float:.3f}) | {bar(int4_ratio <= 1.10)} |",
+        f"| INT4 file >= 3.5x smaller than the float student file | {int4_shrink:.2f}x "
+        f"({len(final):,} vs {len(student_float):,} bytes) | {bar(int4_shrink >= 3.5)} |",
         f"| teacher -> final student >= 30x smaller | {shrink_raw:.1f}x raw, {shrink_gz:.1f}x "
-        f"gzip ({teacher_bytes:,} -> {len(pruned_dynamic):,} bytes, .tflite float vs "
-        f"pruned dynamic) | {bar(shrink_raw >= 30)} |",
+        f"gzip ({teacher_bytes:,} -> {len(final):,} bytes, .tflite float vs pruned INT4) | "
+        f"{bar(shrink_raw >= 30)} |",
+        f"| (previous round) dynamic-range file >= 4x smaller than the float student | "
+        f"{len(student_float) / len(dynamic):.2f}x ({len(dynamic):,} bytes) | "
+        f"{bar(len(student_float) / len(dynamic) >= 4)} |",
         "",
-        f"INT8: {int8_note}.",
+        f"Perplexity of each export on all {len(x_val)} held-out windows (the bars above); the "
+        f"bench table below uses the first {n_bench}.",
+        "",
+        "| export | bytes | perplexity | dense layers: weight bits/granularity/activation "
+        "bits | ops with float activations (besides shape ops) |",
+        "|---|---:|---:|---|---|",
+    ]
+    for name, content in exports.items():
+        lines.append(
+            f"| {name} | {len(content):,} | {ppl_exports[name]:.3f} | "
+            f"{precision_summary(content)} |"
+        )
+    lines += [
+        "",
+        "int16x8 and int4 are made by `ai-edge-quantizer` 0.10 from the float export "
+        "(`tg.to_tflite(quantization=...)`); the per-layer columns come from "
+        "`tg.quantization.precision_report`. int16x8 calibrates on 300 training windows.",
         "",
         "Energy per 1k generated tokens = `energy_j_per_1k` (one batch-1 forward pass of the "
         "64-token context per token, no KV cache); latency per token = `latency_ms_p50`. "
         f"Energy: {table['energy_method'].iloc[0]}, net of idle; an estimate on this machine "
         "(no RAPL), not a measurement. Metric: perplexity on "
-        f"{n_bench} held-out windows.",
+        f"{n_bench} held-out windows. Cached decoding (prefill + one token per step) vs this "
+        "uncached path: section `slm-decoding` (`benchmarks/slm_decoding.py`).",
         "",
         markdown_table(table, columns),
         "",
@@ -209,7 +298,7 @@ def main() -> None:
         "Samples (temperature 0.8, seed 0), prompt `'The for statement '`:",
         "",
     ]
-    for name, model in (("teacher", teacher), ("student_pruned_tflite_dynamic", pruned_dynamic)):
+    for name, model in (("teacher", teacher), ("student_pruned_tflite_int4", final)):
         text = tg.generate(
             model, "The for statement ", 160, vocab=corpus.vocab, temperature=0.8, seed=0
         )
