@@ -103,6 +103,11 @@ loaded = keras.saving.load_model(path)
 np.testing.assert_allclose(np.asarray(lm(tokens)), np.asarray(loaded(tokens)), atol=1e-5)
 assert type(loaded.get_layer("position_embedding")).__name__ == "PositionEmbedding"
 assert fixed.input_shape == (None, 6)
+from tf_green import datasets
+from tf_green.generation import generate  # the cached decoder, Keras 3 side
+vocab = datasets.python_docs(seq_len=6, max_chars=2_000).vocab
+lm20 = models.tiny_lm(len(vocab), d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3")
+assert len(generate(lm20, "ab", 3, vocab=vocab, temperature=0, use_cache=True)) == 3
 leaked = sorted(m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules)
 print("BACKEND", keras.backend.backend(), "LEAKED", leaked)
 """
