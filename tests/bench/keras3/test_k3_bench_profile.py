@@ -156,3 +156,22 @@ def test_a_keras3_file_is_loaded_safely_by_keras3(k3_trained, k3_digits, tmp_pat
     evil.save(tmp_path / "evil.keras")
     with pytest.raises(ValueError, match=r"evil \(Lambda\).*unsafe_deserialization"):
         tg.profile(tmp_path / "evil.keras", np.zeros((2, 3), np.float32), **FAST)
+
+
+def test_bench_rows_of_tg_exports_and_a_keras_quantized_model(k3_trained, k3_digits):
+    (x_train, _), (x, y) = k3_digits
+    int8 = tg.to_tflite(k3_trained, quantization="int8", representative_data=x_train[:64])
+    quantized = keras.models.clone_model(k3_trained)
+    quantized.set_weights(k3_trained.get_weights())
+    with pytest.warns(UserWarning):  # Keras quantizes Dense only (Conv2D is skipped)
+        quantized.quantize("int8")
+    bench = tg.Bench(x, y, **FAST).add("keras3", k3_trained).add("int8", int8)
+    rows = bench.add("keras-int8", quantized).run(progress=False).set_index("name")
+    conv, dense = 6 * 6 * 4 * 9, 36 * 10
+    assert rows.loc["int8", "kind"] == "tflite-int8"
+    assert rows.loc["int8", ["macs_fp32", "macs_int8"]].tolist() == [0, conv + dense]
+    assert rows.loc["keras-int8", "runtime"] == RUNTIME[BACKEND]
+    assert rows.loc["keras-int8", ["macs_fp32", "macs_int8"]].tolist() == [conv, dense]
+    assert rows["metric_drop"].abs().max() <= 0.05
+    # int8 kernels and int32 biases (a JAX export adds a zero bias: compare the non-zero ones)
+    assert rows.loc["int8", "nonzero_params"] == rows.loc["keras3", "nonzero_params"]
