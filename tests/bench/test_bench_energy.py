@@ -157,10 +157,16 @@ def test_inference_energy_repeats_give_median_and_spread():
     counts = iter([10, 10, 10] * 10**6)
     source = FakePowerSource({"inference": 25.0, "idle": 5.0})
     result = measure_inference_energy(lambda: next(counts), source=source, window_s=0.02, repeats=3)
-    assert len(result.repeats_j_per_1k) == 3
-    assert result.j_per_1k_min <= result.j_per_1k <= result.j_per_1k_max
-    assert result.spread_j_per_1k == pytest.approx(result.j_per_1k_max - result.j_per_1k_min)
-    assert all(value > 0 for value in result.repeats_j_per_1k)
+    values = result.repeats_j_per_1k
+    assert len(values) == 3 and all(value > 0 for value in values)
+    # On a loaded machine the calls per window vary and the median may be below resolution
+    # (None, and so are min, max and spread): the figures hold whenever it is resolved.
+    if result.j_per_1k is None:
+        assert result.spread_j_per_1k is None and result.status.startswith("below resolution")
+    else:
+        assert result.j_per_1k_min <= result.j_per_1k <= result.j_per_1k_max
+        assert result.j_per_1k == pytest.approx(sorted(values)[1])
+        assert result.spread_j_per_1k == pytest.approx(max(values) - min(values))
 
 
 def test_inference_energy_unavailable_and_bad_arguments():
