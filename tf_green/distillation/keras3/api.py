@@ -28,7 +28,9 @@ from tf_green.distillation._common import check_temperature
 from tf_green.distillation._labels import check_label_array
 from tf_green.distillation._regression import fit_regression, infer_task
 from tf_green.distillation.cache import cache_teacher
-from tf_green.distillation.keras3.distiller import Distiller, _output_shape, _require_keras3
+from tf_green.distillation.keras3.distiller import Distiller
+from tf_green.distillation.keras3.fit_support import output_shape as _output_shape
+from tf_green.distillation.keras3.fit_support import require_keras3 as _require_keras3
 from tf_green.distillation.teacher_cache import TeacherCache
 from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
 

@@ -31,8 +31,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
 
-from tf_green._engine import engine_of
-from tf_green._engine.data import is_dataset, split_element
+from tf_green._engine.data import is_dataset
 from tf_green.distillation._common import (
     check_cache,
     check_fraction,
@@ -42,93 +41,19 @@ from tf_green.distillation._common import (
     warn_if_swapped,
 )
 from tf_green.distillation._inputs import INDICES, LOGITS, VALUES, is_packed, unpack
-from tf_green.distillation._labels import UNLABELED, check_label_array
+from tf_green.distillation._labels import check_label_array
 from tf_green.distillation.keras3 import losses as kd
 from tf_green.distillation.keras3.features import check_feature_pairs, make_projection
+from tf_green.distillation.keras3.fit_support import (
+    KeepJaxState,
+    check_dataset_labels,
+    output_shape,
+    require_keras3,
+)
 from tf_green.distillation.teacher_cache import TeacherCache
 from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
 
 __all__ = ["Distiller"]
-
-
-def _require_keras3(model: Any, argument: str) -> Any:
-    if engine_of(model, argument) != "keras3":
-        raise TypeError(
-            f"`{argument}` is a tf_keras model; tf_green.distillation.keras3.Distiller takes "
-            "Keras 3 models. Use tg.Distiller (it picks the engine from the models)."
-        )
-    return model
-
-
-def _output_shape(model: Any, role: str) -> tuple | None:
-    try:
-        shape = model.output_shape
-    except (AttributeError, RuntimeError, ValueError):
-        return None  # subclassed: checked at the first step
-    if isinstance(shape, list):
-        if len(shape) != 1:
-            raise ValueError(
-                f"the {role} {model.name!r} has {len(shape)} outputs; the Distiller needs "
-                "one logits output (batch, classes) or (batch, time, vocab)."
-            )
-        shape = shape[0]
-    return tuple(shape[1:])
-
-
-def _check_dataset_labels(dataset: Any, classes: int, output_rank: int) -> Any:
-    """Add a label-range check to a dataset, run as it is read (any backend)."""
-    message = (
-        f"labels `y` must be class ids in [0, {classes}) or {UNLABELED} (no label); found a "
-        "label outside that range"
-    )
-
-    def check(*element):
-        parts = element[0] if len(element) == 1 else element
-        _, y, _ = split_element(parts)
-        if y is None or (not y.dtype.is_integer and not y.dtype.is_floating):
-            return element[0] if len(element) == 1 else element
-        dense = len(y.shape) == output_rank + 1 and y.shape[-1] == classes and classes != 1
-        if not dense:
-            ids = tf.cast(y, tf.int64)
-            checks = [
-                tf.debugging.assert_greater_equal(ids, tf.constant(UNLABELED, tf.int64), message),
-                tf.debugging.assert_less(ids, tf.constant(classes, tf.int64), message),
-            ]
-            with tf.control_dependencies(checks):
-                element = tf.nest.map_structure(tf.identity, element)
-        return element[0] if len(element) == 1 else element
-
-    return dataset.map(check)
-
-
-class _KeepJaxState(keras.callbacks.Callback):
-    """Keep the variables' values at each epoch start, to restore them after a failed ``fit``.
-
-    Keras's JAX trainer detaches every variable's value at the first step of an epoch and
-    reattaches it from the step's output; when the data raises at that step (a label
-    check, a bad batch), nothing is reattached and the student is left without values.
-    JAX arrays are immutable, so keeping references costs no copy.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: list | None = None
-
-    @staticmethod
-    def _variables(model: Any) -> list:
-        optimizer = getattr(model, "optimizer", None)
-        extra = list(optimizer.variables) if optimizer is not None else []
-        return [*model.variables, *model.metrics_variables, *extra]
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """Keep references to the current values."""
-        self.values = [(v, v.value) for v in self._variables(self.model)]
-
-    def restore(self, model: Any) -> None:
-        """Give back its value to every variable left without one."""
-        for variable, value in self.values or []:
-            if getattr(variable, "_value", True) is None:
-                variable.assign(value)
 
 
 @keras.saving.register_keras_serializable(package="tf_green")
@@ -193,15 +118,15 @@ class Distiller(keras.distillation.Distiller):
         name: str = "distiller",
         **kwargs: Any,
     ) -> None:
-        teacher = _require_keras3(teacher, "teacher")
-        student = _require_keras3(student, "student")
+        teacher = require_keras3(teacher, "teacher")
+        student = require_keras3(student, "student")
         if student is teacher:
             raise ValueError("`student` and `teacher` are the same model; pass two models.")
         alpha = check_fraction(alpha, "alpha")
         temperature = check_temperature(temperature)
         feature_weight = check_non_negative(feature_weight, "feature_weight")
-        student_shape = _output_shape(student, "student")
-        teacher_shape = _output_shape(teacher, "teacher")
+        student_shape = output_shape(student, "student")
+        teacher_shape = output_shape(teacher, "teacher")
         if student_shape is not None and teacher_shape is not None:
             check_same_shape(teacher_shape, student_shape, "teacher and student output shapes")
         pairs = check_feature_pairs(teacher, student, feature_pairs)
@@ -444,13 +369,13 @@ class Distiller(keras.distillation.Distiller):
             y = None
             kwargs["shuffle"] = False  # the zipped dataset shuffles itself each epoch
         if is_dataset(x) and classes is not None:
-            x = _check_dataset_labels(x, classes, len(shape))
+            x = check_dataset_labels(x, classes, len(shape))
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.insert(0, StopOnNonFiniteLoss())
         if keras.backend.backend() != "jax":
             return super().fit(x, y, callbacks=callbacks, **kwargs)
-        guard = _KeepJaxState()
+        guard = KeepJaxState()
         try:
             return super().fit(x, y, callbacks=[guard, *callbacks], **kwargs)
         except BaseException:
