@@ -81,7 +81,7 @@ def build_tiny_lm(
 
     The layer names (``token_embedding``, ``position_embedding``, ``block{i}_ln1``,
     ``block{i}_attention`` ... ``final_ln``, ``logits``) are what the cached decoder
-    (:mod:`tf_green.lm_cache`) reads.
+    (:mod:`tf_green.lm_blocks`) reads.
 
     Example:
         >>> import keras

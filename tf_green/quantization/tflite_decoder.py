@@ -10,7 +10,7 @@ uses for on-device language models, builtin ops only:
 
 The cache tensors are inputs and outputs, so the runner (:class:`TFLiteDecoder`) owns the
 state and a decode step costs one token's work. Both signatures trace the same arithmetic
-as the Keras decoder (:func:`tf_green.lm_cache.forward`) on the model's own weights.
+as the Keras decoder (:func:`tf_green.lm_blocks.forward`) on the model's own weights.
 
 Example:
     >>> import tf_green as tg
@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from tf_green.lm_cache import CachedDecoder, forward, tf_ops
+from tf_green.lm_blocks import forward, tf_ops
+from tf_green.lm_cache import CachedDecoder
 
 __all__ = [
     "QUANTIZATIONS",
