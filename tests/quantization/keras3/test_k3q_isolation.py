@@ -33,6 +33,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow: 15-35 s
 @pytest.mark.skipif(
     keras.backend.backend() == "jax",
     reason="a fresh interpreter costs ~40 s on JAX; the TensorFlow run checks the same imports",
