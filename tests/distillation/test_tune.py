@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tune_helpers as th
 
+import tf_green as tg
 import tf_green.distillation.tune_arms as tune_arms
 from tf_green._keras import keras
 from tf_green.distillation.tune import TuneResult, tune
@@ -179,3 +180,21 @@ def test_bad_data_is_named():
     bad[5, 2] = np.nan
     with pytest.raises(ValueError, match="`x` has a non-finite value"):
         tune(teacher, student, bad, y)
+
+
+def test_distill_temperature_auto_runs_tune_and_returns_its_student():
+    x, y = th.blobs(60)
+    student = th.student(keras)
+    before = [w.copy() for w in student.get_weights()]
+    with pytest.warns(UserWarning, match="scratch arm won"):
+        trained = tg.distill(
+            th.useless_teacher(keras), student, x, y, temperature="auto", epochs=1,
+            temperatures=(2.0,), alphas=(0.0,), batch_size=8,
+            optimizer=keras.optimizers.Adam(0.05),
+        )  # fmt: skip
+    assert isinstance(trained, keras.Model) and trained is not student
+    assert trained.optimizer is not None
+    for a, b in zip(student.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="`temperature` must be a number"):
+        tg.distill(th.useless_teacher(keras), student, x, y, temperature="hot")

@@ -57,6 +57,7 @@ from tf_green.distillation._common import teacher_and_student
 from tf_green.distillation._labels import UNLABELED
 from tf_green.distillation.cache import cache_teacher
 from tf_green.distillation.teacher_cache import CacheInfo, TeacherCache
+from tf_green.distillation.tune import TuneResult, tune
 
 __all__ = [
     "UNLABELED",
@@ -64,10 +65,12 @@ __all__ = [
     "DistillationLoss",
     "Distiller",
     "TeacherCache",
+    "TuneResult",
     "cache_teacher",
     "distill",
     "engine_of_pair",
     "losses",
+    "tune",
 ]
 
 # The implementation of each dispatched name, per engine: name -> (module, attribute).
@@ -218,6 +221,12 @@ def distill(*args: Any, **kwargs: Any) -> Any:
     :func:`tf_green.distillation.keras3.distill` (Keras 3; the same signature). Neither
     model is changed.
 
+    ``temperature="auto"`` picks T and alpha with :func:`tune` (a short sweep scored on a
+    held-out split of the training data, the student trained without the teacher included,
+    so it does not lose to it there) and returns its best student; ``alpha`` is one arm
+    of the sweep and :func:`tune`'s options (``temperatures``, ``alphas``, ``holdout``...)
+    may be passed too. It costs several fits (see :func:`tune`).
+
     Args:
         *args: ``teacher``, ``student``, then the engine's arguments.
         **kwargs: The engine's keyword arguments.
@@ -242,6 +251,8 @@ def distill(*args: Any, **kwargs: Any) -> Any:
     """
     teacher, student = teacher_and_student(args, kwargs, "tg.distill")
     engine = engine_of_pair(teacher, student, "tg.distill")
+    if isinstance(kwargs.get("temperature"), str) and kwargs["temperature"] == "auto":
+        return tune(*args, **{k: v for k, v in kwargs.items() if k != "temperature"}).student
     return implementation("distill", engine)(*args, **kwargs)
 
 
