@@ -30,8 +30,11 @@ def test_quantize_reports_each_layer_and_keeps_the_float_model(k3q_trained, k3q_
 
 
 def test_int4_and_bad_modes(k3q_trained):
-    _, report = tg.quantize(k3q_trained, mode="int4")
+    quantized, report = tg.quantize(k3q_trained, mode="int4")
     assert set(report.query("quantized").layer) == {"hidden", "logits"}
+    # Keras' int kernels do not convert: said up front, with the converter's modes instead.
+    with pytest.raises(ValueError, match=r"quantized by Keras \(hidden, logits.*'dynamic'"):
+        tg.to_tflite(quantized)
     with pytest.raises(ValueError, match="`mode` must be one of"):
         tg.quantize(k3q_trained, mode="float8")
 

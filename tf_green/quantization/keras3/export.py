@@ -68,7 +68,8 @@ def convert(
 
     Raises:
         TypeError: On a representative dtype that the model's input cannot take.
-        ValueError: If ``model`` is not built (or a subclassed model was never called),
+        ValueError: If ``model`` has Keras-quantized layers (``model.quantize``), is not
+            built (or is a subclassed model never called),
             ``"int8"`` lacks representative data, or the converter cannot express an op
             (named; TensorFlow ops that need Flex name ``allow_flex=True``).
 
@@ -78,6 +79,19 @@ def convert(
         >>> len(convert(model)) > 0
         True
     """
+    quantized = [
+        layer.name
+        for layer in model._flatten_layers()
+        if getattr(layer, "quantization_mode", None) is not None
+    ]
+    if quantized:
+        raise ValueError(
+            f"`model` has layers quantized by Keras ({', '.join(quantized[:5])}: tg.quantize or "
+            "model.quantize), whose int8/int4 kernels the TFLite converter cannot express. "
+            "Export the float model and let the converter quantize it: to_tflite(float_model, "
+            "quantization='dynamic') (int8 weights), 'int8' (with representative_data) or "
+            "'int4'."
+        )
     specs, pack = input_specs(model)
     arrays = None
     if quantization == "int8":
