@@ -169,9 +169,9 @@ def tf_keras_engine() -> Any:
 def require_tf_keras(model: Any, argument: str = "model", call: str | None = None) -> Any:
     """Return ``model`` if it is a tf_keras model; say clearly what to do otherwise.
 
-    This is the one error for public calls that take tf_keras models only (for now):
-    ``tg.distill``, ``tg.to_tflite``, ``tg.quantize``, ``tg.profile``/``tg.Bench`` and
-    ``tg.generate`` on a Keras 3 model.
+    This is the one error for what only the tf_keras engine does (TFMOT's
+    quantization-aware training, ``tg.quantization.qat``), and the guard of the tf_keras
+    engine's own entry points, which the public calls reach only with tf_keras models.
 
     Args:
         model: The object to check.
@@ -204,8 +204,7 @@ def require_tf_keras(model: Any, argument: str = "model", call: str | None = Non
     what = f"{call} does not" if call else "this tf_green call does not"
     raise TypeError(
         f"{what} support Keras 3 models yet; `{argument}` is a Keras 3 model (tf_green's "
-        f"tf_keras engine uses TFMOT, which needs Keras 2). {KERAS3_REBUILD_ADVICE} "
-        "Pruning (tg.prune, tg.pruning.*, tg.sparsity_report) takes Keras 3 models as they are."
+        f"tf_keras engine uses TFMOT, which needs Keras 2). {KERAS3_REBUILD_ADVICE}"
     )
 
 
