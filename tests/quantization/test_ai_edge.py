@@ -253,3 +253,38 @@ def test_precision_report_refuses_what_is_not_tflite(tmp_path):
         precision_report(b"not a model at all")
     with pytest.raises(FileNotFoundError, match="not a file"):
         precision_report(tmp_path / "missing.tflite")
+
+
+def test_tflite_model_and_bench_name_int16x8_and_int4_and_count_int4_weights(cnn, lm):
+    from tf_green.bench.size import tflite_size
+
+    for content in (cnn, lm):
+        assert tg.TFLiteModel(content["int16x8"]).kind == "tflite-int16x8"
+        assert tg.TFLiteModel(content["int4"]).kind == "tflite-int4"
+    assert tg.TFLiteModel(lm["dynamic"]).kind == "tflite-dynamic"
+    float_size, int4_size = tflite_size(cnn["float"]), tflite_size(cnn["int4"])
+    # Every weight is counted once (plus the blockwise scales), read at 4 bits.
+    assert float_size.params <= int4_size.params <= 1.1 * float_size.params
+    assert int4_size.weight_bytes_read < float_size.weight_bytes_read / 3
+
+
+def test_blockwise_int4_is_refused_rather_than_run_on_the_builtin_kernels(cnn, monkeypatch):
+    from tf_green.quantization import tflite_model
+
+    class NoXnnpack(Interpreter):
+        def allocate_tensors(self):
+            if self._tf_green_auto:
+                raise RuntimeError("Failed to apply XNNPACK delegate.")
+            return super().allocate_tensors()
+
+        def __init__(self, *args, experimental_op_resolver_type=OpResolverType.AUTO, **kwargs):
+            self._tf_green_auto = experimental_op_resolver_type is OpResolverType.AUTO
+            super().__init__(
+                *args, experimental_op_resolver_type=experimental_op_resolver_type, **kwargs
+            )
+
+    monkeypatch.setattr(tflite_model, "Interpreter", NoXnnpack)
+    with pytest.raises(ValueError, match=r"builtin kernels compute blockwise INT4 weights wrongly"):
+        tg.TFLiteModel(cnn["int4"])
+    with pytest.warns(RuntimeWarning, match="builtin kernels instead"):
+        assert tg.TFLiteModel(cnn["int16x8"]).kind == "tflite-int16x8"  # not blockwise: runs

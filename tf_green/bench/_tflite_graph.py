@@ -38,7 +38,7 @@ _DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
 }
 # Stored types whose constants are weights (not shapes, indices or flags).
-WEIGHT_TYPES = frozenset({"FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16"})
+WEIGHT_TYPES = frozenset({"FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16", "INT4"})
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,10 @@ def _buffer_bytes(model_bytes: bytes, buffer: Any) -> bytes | None:
 def _values(raw: bytes | None, dtype: str) -> np.ndarray | None:
     if raw is None:
         return None
+    if dtype == "INT4":  # two signed 4-bit values per byte, low nibble first
+        packed = np.frombuffer(raw, dtype=np.uint8)
+        nibbles = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(-1).astype(np.int8)
+        return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)
     numpy_dtype = _DTYPES.get(dtype)
     if numpy_dtype is None:
         return np.frombuffer(raw, dtype=np.uint8)

@@ -105,20 +105,25 @@ def keras_size(model: Any) -> SizeStats:
     )
 
 
-def _parameter_tensors(graph: TFLiteGraph) -> dict[int, tuple[int, bool]]:
+def _stored_bytes(tensor: Any) -> float:
+    """Bytes one stored element takes (INT4 packs two per byte)."""
+    return 0.5 if tensor.dtype == "INT4" else tensor.values.itemsize
+
+
+def _parameter_tensors(graph: TFLiteGraph) -> dict[int, tuple[float, bool]]:
     """Constant parameter tensors -> (bytes per element the kernels read, read densely)."""
-    converted: dict[int, tuple[int, bool]] = {}
+    converted: dict[int, tuple[float, bool]] = {}
     for op in graph.ops:
         if op.name == "DEQUANTIZE" and op.inputs:  # float16/int8 -> float32 when the model loads
             converted[op.inputs[0]] = (4, True)
         elif op.name == "DENSIFY" and op.inputs:  # sparse storage -> dense when the model loads
             source = graph.tensor(op.inputs[0])
             if source is not None and source.constant:
-                converted[source.index] = (source.values.itemsize, True)
-    chosen: dict[int, tuple[int, bool]] = {}
+                converted[source.index] = (_stored_bytes(source), True)
+    chosen: dict[int, tuple[float, bool]] = {}
     for tensor in graph.tensors:
         if tensor.constant and tensor.dtype in WEIGHT_TYPES:
-            default = (tensor.values.itemsize, not tensor.sparse)
+            default = (_stored_bytes(tensor), not tensor.sparse)
             chosen[tensor.index] = converted.get(tensor.index, default)
     for op in graph.ops:
         slot = _BIAS_SLOTS.get(op.name)

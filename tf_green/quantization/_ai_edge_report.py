@@ -24,7 +24,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 from tf_green.quantization import _flatbuffer
 
-__all__ = ["COLUMNS", "precision_report"]
+__all__ = ["COLUMNS", "blockwise_ops", "precision_report"]
 
 COLUMNS = (
     "subgraph",
@@ -170,3 +170,21 @@ def precision_report(model: Any) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype({"weight_bits": "Int64", "activation_bits": "Int64"})
+
+
+def blockwise_ops(model: Any) -> list[str]:
+    """The operators of a ``.tflite`` whose weights are quantized in blocks (blockwise INT4).
+
+    Args:
+        model: ``.tflite`` bytes, or a path to a ``.tflite`` file.
+
+    Returns:
+        ``"OP 'output tensor'"`` per such operator, in execution order; empty if none.
+
+    Example:
+        >>> blockwise_ops(to_tflite(models.mlp(), quantization="float16"))  # doctest: +SKIP
+        []
+    """
+    report = precision_report(model)
+    blockwise = report[report["weight_granularity"].astype(str).str.startswith("blockwise")]
+    return [f"{row.op} {row.tensor!r}" for row in blockwise.itertuples()]

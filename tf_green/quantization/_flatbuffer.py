@@ -19,7 +19,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 FILE_IDENTIFIER = b"TFL3"
-PRECISIONS = ("float32", "float16", "dynamic", "int8")
+PRECISIONS = ("float32", "float16", "dynamic", "int8", "int16x8", "int4")
 
 _T = schema.TensorType
 _FLOAT_TYPES = frozenset({_T.FLOAT32, _T.FLOAT16, _T.FLOAT64, _T.BFLOAT16})
@@ -100,8 +100,10 @@ def _tensor_name(tensor: schema.Tensor) -> str:
 def inspect(content: bytes) -> Summary:
     """Summarize a TFLite flatbuffer: precision, sparse encoding, float operators.
 
-    Precision rules: INT8 activations (non-constant tensors, model inputs/outputs included)
-    outnumbering float32 ones mean ``"int8"``; else INT8 constants (weights) mean
+    Precision rules: INT16 activations (non-constant tensors) outnumbering float32 ones mean
+    ``"int16x8"`` (int8 weights, 16-bit activations); else INT8 activations (model
+    inputs/outputs included) outnumbering float32 ones mean ``"int8"``; else INT4 constants
+    mean ``"int4"`` (4-bit weights, float activations); else INT8 constants (weights) mean
     ``"dynamic"`` (dynamic-range models may still have a few INT8 activations, such as an
     embedding lookup of INT8 weights);
     else FLOAT16 constants mean ``"float16"``; else ``"float32"``.
@@ -118,8 +120,8 @@ def inspect(content: bytes) -> Summary:
     if not is_tflite(content):
         raise ValueError("content is not a TFLite flatbuffer (no 'TFL3' file identifier).")
     model = schema.Model.GetRootAs(content, 0)
-    int8_weights = float16_weights = sparse = False
-    int8_activations = float_activations = 0
+    int8_weights = int4_weights = float16_weights = sparse = False
+    int8_activations = int16_activations = float_activations = 0
     float_ops: list[FloatOp] = []
     op_names: list[str] = []
     for s in range(model.SubgraphsLength()):
@@ -132,6 +134,10 @@ def inspect(content: bytes) -> Summary:
             if kind == _T.INT8:
                 int8_weights = int8_weights or constant
                 int8_activations += not constant
+            elif kind == _T.INT16 and not constant:
+                int16_activations += 1
+            elif kind == _T.INT4 and constant:
+                int4_weights = True
             elif kind == _T.FLOAT32 and not constant:
                 float_activations += 1
             elif kind == _T.FLOAT16 and constant:
@@ -148,8 +154,12 @@ def inspect(content: bytes) -> Summary:
             if any(i >= 0 and graph.Tensors(i).Type() in _FLOAT_TYPES for i in ids):
                 first = op.Outputs(0) if op.OutputsLength() else ids[0]
                 float_ops.append(FloatOp(name, _tensor_name(graph.Tensors(first))))
-    if int8_activations and int8_activations >= float_activations:
+    if int16_activations and int16_activations >= float_activations:
+        precision = "int16x8"
+    elif int8_activations and int8_activations >= float_activations:
         precision = "int8"
+    elif int4_weights:
+        precision = "int4"
     elif int8_weights:
         precision = "dynamic"
     elif float16_weights:

@@ -33,6 +33,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tf_green._engine.metrics import Metric
 from tf_green.quantization import _data, _flatbuffer
+from tf_green.quantization._ai_edge_report import blockwise_ops
 from tf_green.quantization._metrics import METRICS
 from tf_green.quantization._tflite_io import (
     check_shape,
@@ -161,6 +162,16 @@ class TFLiteModel:
             if resolver is not OpResolverType.AUTO or "delegate" not in str(error).lower():
                 raise ValueError(f"{self._source}: LiteRT cannot prepare it: {error}") from None
             self.fallback_reason = str(error).strip()
+            blockwise = blockwise_ops(self._content)
+            if blockwise:
+                # LiteRT 2.3's builtin FULLY_CONNECTED miscomputes blockwise INT4 weights
+                # (XNNPACK computes them right): refuse rather than return wrong outputs.
+                raise ValueError(
+                    f"{self._source}: XNNPACK cannot run this model ({self.fallback_reason}), "
+                    f"and LiteRT's builtin kernels compute blockwise INT4 weights wrongly "
+                    f"({', '.join(blockwise[:3])}). Export it again with "
+                    "quantization='int4' from a model XNNPACK can run, or use 'dynamic'."
+                ) from None
             warnings.warn(
                 f"TFLiteModel {self.name!r}: the XNNPACK delegate cannot run this "
                 f"{'sparse ' if self.sparse else ''}{self.precision} model "
@@ -403,3 +414,4 @@ class TFLiteModel:
             interpreter.set_tensor(detail["index"], quantize(array, detail))
         interpreter.invoke()
         return [dequantize(interpreter.get_tensor(d["index"]), d) for d in self._outputs]
+
