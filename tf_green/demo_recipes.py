@@ -77,6 +77,13 @@ def demo_recipe(
                     "quantization": ["int8"],
                 }
             },
+            {
+                "export": {  # full integer with 16-bit activations, and INT4 weights
+                    "sources": ["student_pruned"],
+                    "quantization": ["int16x8", "int4"],
+                    "representative_samples": 64,
+                }
+            },
             {"save": {"sources": ["teacher", "student_pruned"]}},
             {
                 "bench": {
@@ -165,6 +172,8 @@ def _slm_recipe(quick: bool, seed: int) -> dict:
                         "teacher_float32",
                         "student_float32",
                         "student_pruned_dynamic",
+                        "student_pruned_int16x8",
+                        "student_pruned_int4",
                     ],
                     "metric": "perplexity",
                     "energy_window_s": 1.0 if quick else 3.0,

@@ -23,7 +23,7 @@ from tf_green.pruning.schedule_math import parse_structure
 __all__ = ["QUANTIZATIONS", "check_names", "check_step", "check_value"]
 
 #: The export quantizations a recipe (and ``tf-green export --quantization``) accepts.
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8", "int4")
 MODELS = ("cnn", "mlp", "tiny_lm")
 METRICS = ("accuracy", "macro_f1", "perplexity")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")

@@ -267,7 +267,8 @@ def _export(ctx: Context, step: Step) -> None:
             name = f"{source}_{quantization or 'float32'}"
             path = ctx.staging / f"{name}.tflite"
             ctx.say(f"export {name}")
-            representative = x[: a["representative_samples"]] if q == "int8" else None
+            calibrated = q in ("int8", "int16x8")  # full-integer modes calibrate activations
+            representative = x[: a["representative_samples"]] if calibrated else None
             _, joules = _metered(
                 ctx,
                 lambda m=model, p=path, q=q, r=representative: to_tflite(
