@@ -9,6 +9,8 @@
   weight quantization (``model.quantize("int8"|"int4")``) on a copy, with a per-layer report.
 * :func:`qat`: TFMOT quantization-aware training (PQAT for pruned models), tf_keras only.
 * :func:`precision_report`: the precision of each operator of a ``.tflite``.
+* :func:`export_decoder`: a language model's LiteRT file with ``prefill`` and ``decode``
+  signatures (key/value cache in and out), which :func:`tf_green.generate` runs cached.
 
 Each call dispatches on the model it is given (:func:`tf_green._engine.engine_of`); this
 package imports its modules on first use (PEP 562), so a Keras 3 call leaves tf_keras and
@@ -30,12 +32,13 @@ from typing import Any
 # the package attribute `qat` the function, not the submodule of the same name.
 from tf_green.quantization.qat import qat, quantize
 
-__all__ = ["TFLiteModel", "precision_report", "qat", "quantize", "to_tflite"]
+__all__ = ["TFLiteModel", "export_decoder", "precision_report", "qat", "quantize", "to_tflite"]
 
 # Public name -> the module that defines it, imported on first access. All of them are
 # engine-neutral: convert dispatches and imports the tf_keras engine only for a tf_keras model.
 _LAZY = {
     "TFLiteModel": "tf_green.quantization.tflite_model",
+    "export_decoder": "tf_green.quantization.tflite_decoder",
     "precision_report": "tf_green.quantization._ai_edge_report",
     "to_tflite": "tf_green.quantization.convert",
 }
