@@ -201,6 +201,10 @@ def test_demo_recipes_are_valid_and_quick_is_smaller():
     slm = parse_recipe(demo_recipe("slm"))
     assert slm.data == "python_docs"
     assert "dynamic" in next(s for s in slm.steps if s.kind == "export").args["quantization"]
+    exported = {q for s in slm.steps if s.kind == "export" for q in s.args["quantization"]}
+    assert {"float32", "dynamic", "int16x8", "int4"} <= exported  # issue #16's four exports
+    bench = next(s for s in slm.steps if s.kind == "bench").args["variants"]
+    assert {"student_pruned_int16x8", "student_pruned_int4"} <= set(bench)
     with pytest.raises(ValueError, match="'digits' or 'slm'"):
         demo_recipe("imagenet")
     assert cli.demo_recipe is demo_recipe  # still importable from tf_green.cli

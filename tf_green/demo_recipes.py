@@ -77,13 +77,6 @@ def demo_recipe(
                     "quantization": ["int8"],
                 }
             },
-            {
-                "export": {  # full integer with 16-bit activations, and INT4 weights
-                    "sources": ["student_pruned"],
-                    "quantization": ["int16x8", "int4"],
-                    "representative_samples": 64,
-                }
-            },
             {"save": {"sources": ["teacher", "student_pruned"]}},
             {
                 "bench": {
@@ -152,6 +145,13 @@ def _slm_recipe(quick: bool, seed: int) -> dict:
                 "export": {
                     "sources": ["teacher", "student", "student_pruned"],
                     "quantization": ["float32", "dynamic"],
+                }
+            },
+            {
+                "export": {  # full integer with 16-bit activations, and INT4 weights
+                    "sources": ["student_pruned"],
+                    "quantization": ["int16x8", "int4"],
+                    "representative_samples": 64,
                 }
             },
             {"save": {"sources": ["teacher", "student_pruned"]}},
