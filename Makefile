@@ -26,9 +26,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # The Keras 3 tests run once more on the JAX backend, in their own process (a backend is per process).
+KERAS3_TESTS := tests/pruning/keras3 tests/distillation/keras3 tests/quantization/keras3 tests/bench/keras3
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
-	KERAS_BACKEND=jax $(PY) -m pytest tests/pruning/keras3 -q -p no:randomly $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest $(KERAS3_TESTS) -q -p no:randomly $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
