@@ -414,4 +414,3 @@ class TFLiteModel:
             interpreter.set_tensor(detail["index"], quantize(array, detail))
         interpreter.invoke()
         return [dequantize(interpreter.get_tensor(d["index"]), d) for d in self._outputs]
-
