@@ -89,7 +89,7 @@ steps:
             "quantization: int8, representative_samples: -5",
             r"step 3 \(line 7\), 'export': 'representative_samples' must be >= 1, got -5",
         ),
-        ("quantization: int8", "quantization: int4", r"'quantization' item 'int4': must be one"),
+        ("quantization: int8", "quantization: int3", r"'quantization' item 'int3': must be one"),
         ("name: pruned", "name: ../evil", r"'name' must be a name of letters"),
         ("epochs: 1", "epochs: null", r"key 'epochs' has no value"),
         ("      sparsity: 0.5", "      structure: '4:2'", r"'structure' .*1 <= m < n"),

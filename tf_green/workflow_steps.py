@@ -21,7 +21,7 @@ import numpy as np
 
 from tf_green import loading, models, pruning
 from tf_green._engine import keras_named, keras_of
-from tf_green._engine.models import compile_like, copy_model
+from tf_green._engine.models import compile_like, copy_model, is_compiled
 from tf_green.bench import Bench, EnergyMeter, Targets
 from tf_green.datasets import python_docs_vocabulary
 from tf_green.distillation import distill
@@ -287,7 +287,8 @@ def _save(ctx: Context, step: Step) -> None:
         # (tripling the file): save a copy compiled like the model with a fresh optimizer,
         # so the file evaluates and fine-tunes again (tf-green prune on it) without them.
         copy = copy_model(model)
-        compile_like(copy, model)
+        if is_compiled(model):  # an uncompiled model (say, loaded as is) is saved as is
+            compile_like(copy, model)
         copy.save(path)
         ctx.say(f"save {source} -> {path.name}")
 
