@@ -53,6 +53,7 @@ import sys
 from typing import Any
 
 from tf_green._engine import Engine, engine_of, require_keras3_backend, tf_keras_engine
+from tf_green._engine.lazy import package_getattr
 from tf_green.distillation._common import teacher_and_student
 from tf_green.distillation._labels import UNLABELED
 from tf_green.distillation.cache import cache_teacher
@@ -256,18 +257,7 @@ def distill(*args: Any, **kwargs: Any) -> Any:
     return implementation("distill", engine)(*args, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    """Load a tf_keras-only name (or a submodule) on first access (PEP 562)."""
-    if name not in _LAZY:
-        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
-            if name not in _ENGINE_NEUTRAL:
-                tf_keras_engine()
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'tf_green.distillation' has no attribute {name!r}")
-    tf_keras_engine()
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = package_getattr(__name__, _LAZY, _ENGINE_NEUTRAL)
 
 
 def __dir__() -> list[str]:

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tf_green._engine import Engine, engine_of, require_keras3_backend, tf_keras_engine
+from tf_green._engine.lazy import package_getattr
 from tf_green.pruning.arguments import LayerSelector
 
 __all__ = [
@@ -420,18 +421,7 @@ def callbacks(log_dir: str | os.PathLike | None = None, *, model: Any = None) ->
     return implementation("callbacks", engine)(log_dir)
 
 
-def __getattr__(name: str) -> Any:
-    """Load a tf_keras-only name (or a submodule) on first access (PEP 562)."""
-    if name not in _LAZY:
-        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
-            if name not in _ENGINE_NEUTRAL:
-                tf_keras_engine()
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'tf_green.pruning' has no attribute {name!r}")
-    tf_keras_engine()
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = package_getattr(__name__, _LAZY, _ENGINE_NEUTRAL)
 
 
 def __dir__() -> list[str]:
