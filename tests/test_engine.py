@@ -106,6 +106,14 @@ def test_engine_of_reads_the_class_on_both_engines():
             _engine.engine_of(bad, "teacher")
 
 
+def test_keras_named_returns_each_engine_and_names_the_argument_on_a_bad_name():
+    assert _engine.keras_named("keras3") is keras3
+    assert _engine.keras_named("tf_keras") is tf_keras
+    for bad in ("keras", "Keras3", "", None):
+        with pytest.raises(ValueError, match=r"^`recipe\.engine` must be 'keras3' or 'tf_keras'"):
+            _engine.keras_named(bad, "recipe.engine")
+
+
 def test_one_error_for_calls_without_keras3_support_names_the_call():
     with pytest.raises(TypeError, match=r"^tg\.quantization\.qat does not support Keras 3 models"):
         _engine.require_tf_keras(_k3_mlp(), call="tg.quantization.qat")
