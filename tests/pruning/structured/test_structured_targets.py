@@ -109,7 +109,7 @@ def test_target_errors_name_the_argument():
     model = block_net()
     with pytest.raises(ValueError, match="cannot be reached"):
         shrink(model, macs=0.001)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="not several"):
         shrink(model, 0.5, macs=0.5)
     with pytest.raises(ValueError, match=r"`macs` is 0\b"):
         shrink(model, macs=0)

@@ -19,6 +19,7 @@ import numpy as np
 from tf_green.pruning.structured.graph import ChannelGraph, Group
 from tf_green.pruning.structured.importance import channel_scores, keep_indices
 from tf_green.pruning.structured.rebuild import rebuild
+from tf_green.pruning.structured.widths import unit_of
 
 __all__ = ["check_ratio", "prune_graph"]
 
@@ -79,20 +80,28 @@ def _group_ratios(graph: ChannelGraph, ratio: Any) -> dict[int, tuple[float, Gro
 
 def prune_graph(
     graph: ChannelGraph,
-    ratio: float | Mapping[str, float],
+    ratio: float | Mapping[str, float] | None,
     criterion: str = "l1",
-    round_to: int = 1,
+    round_to: int | str = 1,
     scores: Mapping[int, np.ndarray] | None = None,
+    *,
+    counts: Mapping[int, int] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> Any:
     """Remove ``ratio`` of the channels of each selected group; the new, uncompiled model.
 
     Args:
         graph: The analysed model (not changed).
-        ratio: One fraction for every prunable group, or ``{layer_name: fraction}``.
+        ratio: One fraction for every prunable group, or ``{layer_name: fraction}``; None
+            with ``counts``.
         criterion: ``"l1"``, ``"l2"`` or ``"bn"`` (see :func:`channel_scores`).
-        round_to: Kept counts rounded up to a multiple of this.
+        round_to: Kept counts rounded up to a multiple of this, or ``"auto"`` (a unit per
+            group, see :func:`~tf_green.pruning.structured.widths.rounding_unit`).
         scores: Group root -> precomputed channel scores (e.g. a data-driven criterion);
             used instead of ``criterion`` for the groups it holds.
+        counts: Instead of ``ratio``: group root -> channels to keep (e.g. from
+            :func:`~tf_green.pruning.structured.widths.allocate`); the highest-scoring stay.
+        sizes: Producer name -> group size in the original model (units of ``"auto"``).
 
     Returns:
         The rebuilt model (``graph.model`` itself is never changed).
@@ -109,8 +118,12 @@ def prune_graph(
         >>> prune_graph(analyse(model), {model.layers[0].name: 0.75}).layers[0].units
         1
     """
+    if counts is not None:
+        chosen = {g.root: (None, g) for g in graph.groups if g.root in counts}
+    else:
+        chosen = _group_ratios(graph, ratio)
     kept: dict[int, np.ndarray] = {}
-    for root, (value, group) in _group_ratios(graph, ratio).items():
+    for root, (value, group) in chosen.items():
         if value == 0.0:
             continue
         if group.blocked:
@@ -124,12 +137,23 @@ def prune_graph(
             values = (scores or {}).get(root)
             if values is None:
                 values = channel_scores(graph, group, criterion)
-            kept[root] = keep_indices(values, value, round_to)
+            if counts is not None:
+                kept[root] = _top(values, int(counts[root]))
+            else:
+                kept[root] = keep_indices(values, value, unit_of(group, round_to, sizes))
         except ValueError as error:
             names = [layer.name for layer in group.producers]
             raise ValueError(f"layer(s) {names}: {error}") from error
     kept = {root: index for root, index in kept.items() if len(index) < _size(graph, root)}
     return rebuild(graph, kept)
+
+
+def _top(scores: np.ndarray, count: int) -> np.ndarray:
+    """The sorted indices of the ``count`` highest scores (ties: the earlier index stays)."""
+    if not 1 <= count <= len(scores):
+        raise ValueError(f"cannot keep {count} of {len(scores)} channels.")
+    order = np.argsort(-scores, kind="stable")
+    return np.sort(order[:count]).astype(np.int64)
 
 
 def _size(graph: ChannelGraph, root: int) -> int:

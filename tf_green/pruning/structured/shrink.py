@@ -20,10 +20,12 @@ from tf_green._engine import engine_of
 from tf_green._engine.models import compile_like, is_compiled
 from tf_green.pruning.structured.graph import analyse
 from tf_green.pruning.structured.importance import CRITERIA, DATA_CRITERIA
+from tf_green.pruning.structured.plan import resolve_round_to
 from tf_green.pruning.structured.prune_once import prune_graph
 from tf_green.pruning.structured.report import shrink_report
-from tf_green.pruning.structured.stepwise import check_macs, positive_int, shrink_in_steps
-from tf_green.pruning.structured.targets import estimate_macs, ratio_for_macs
+from tf_green.pruning.structured.stepwise import check_macs, shrink_in_steps
+from tf_green.pruning.structured.targets import MacsCounter
+from tf_green.pruning.structured.widths import allocate, by_name
 
 __all__ = ["shrink"]
 
@@ -35,6 +37,9 @@ def shrink(
     y: Any = None,
     *,
     macs: float | None = None,
+    latency: float | None = None,
+    latency_rounds: int = 5,
+    latency_calls: int | None = None,
     steps: int | None = None,
     epochs: int = 1,
     batch_size: int = 32,
@@ -46,7 +51,7 @@ def shrink(
     metrics: Any = None,
     criterion: str = "l1",
     exclude: tuple[str, ...] | list[str] = (),
-    round_to: int = 1,
+    round_to: int | str | None = None,
     distill: bool = False,
     temperature: float = 4.0,
     alpha: float = 0.1,
@@ -60,13 +65,17 @@ def shrink(
     outputs and the layers in ``exclude`` keep all their channels. The kept weights are
     copied, not masked: the result does less arithmetic (see the report's MACs).
 
-    Two kinds of target: a ``ratio`` of channels removed from every prunable layer (or per
-    layer), or a global ``macs`` fraction to keep, reached with the one uniform ratio that
-    gets the model's multiply-accumulates to at most that fraction. With training data
-    ``x``/``y`` (as ``Model.fit`` takes them) the call prunes in ``steps`` towards the
-    target and fine-tunes ``epochs`` after each step (see
+    Three kinds of target: a ``ratio`` of channels removed from every prunable layer (or per
+    layer); a global ``macs`` fraction to keep; or a ``latency`` fraction of the original's
+    float32 LiteRT batch-1 latency, measured on the converted model after every step. For
+    the two targets the kept widths are hardware-aware by default (``round_to="auto"``:
+    multiples of 16 channels, 8 for narrow layers, where XNNPACK's SIMD tiles are full) and
+    the layers cut hardest are those where a cut saves the most MACs
+    (:mod:`~tf_green.pruning.structured.widths`): 24 of 32 channels would run about as slowly
+    as 32. With training data ``x``/``y`` (as ``Model.fit`` takes them) the call prunes in
+    ``steps`` towards the target and fine-tunes ``epochs`` after each step (see
     :func:`~tf_green.pruning.structured.stepwise.shrink_in_steps`); without data it prunes
-    once, and you fine-tune the result yourself.
+    once (a latency target: until measured), and you fine-tune the result yourself.
 
     Args:
         model: A built Keras 3 Sequential or functional model; not changed.
@@ -76,7 +85,16 @@ def shrink(
         x: Training inputs for fine-tuning between steps (arrays or a ``tf.data.Dataset``).
         y: Training targets for array ``x``.
         macs: Instead of ``ratio``: the fraction of the MACs to keep, in ``(0, 1]``.
-        steps: Pruning steps towards ``macs`` (default 3 with ``x``; 1 without).
+        latency: Instead of ``ratio``: the fraction of the original's float32 LiteRT
+            batch-1 latency (one thread, XNNPACK) to reach, in ``(0, 1)``; measured with the
+            bench's latency timer, original and candidate interleaved in rounds (median
+            ratio), after every step, with up to 2 extra steps while it is not reached (then
+            a ``RuntimeWarning``); the report's ``attrs["steps"]`` has each measurement.
+            Costs a float32 conversion per step.
+        latency_rounds: Interleaved timing rounds per latency measurement (default 5).
+        latency_calls: Timed calls per model and round (None: enough for ~0.25 s).
+        steps: Pruning steps towards ``macs``/``latency`` (default 3 with ``x``; 1
+            without).
         epochs: Fine-tuning epochs after each step (with ``x``).
         batch_size: Batch size for array inputs.
         validation_data: ``(x_val, y_val)`` or a dataset, evaluated after each step.
@@ -90,8 +108,10 @@ def shrink(
             Taylor importance from gradients on ``x``/``y``; needs data).
         exclude: Names of layers kept whole: their output channels *and* input channels
             (so the layers feeding them keep theirs too).
-        round_to: Round every kept channel count up to a multiple of this (e.g. 8 for
-            SIMD-friendly widths); 1 keeps exactly what the target asks.
+        round_to: Kept widths in multiples of this: ``"auto"`` (the default with ``macs`` or
+            ``latency``: 16 for layers of 32 channels or more in the original, 8 for 16-31,
+            none below; a layer can always stay whole), or one integer for every layer.
+            With ``ratio`` (default 1, exact) kept counts are rounded *up* to the multiple.
         distill: With ``x``: fine-tune each step by distilling from the unpruned ``model``
             (:func:`tf_green.distillation.distill`; for arrays the teacher's outputs are
             cached once and shared by every step) instead of plain ``fit``.
@@ -105,13 +125,16 @@ def shrink(
         when ``x`` is given) and a DataFrame with one row per layer (see
         :func:`tf_green.pruning.structured.report.shrink_report`; totals in ``.attrs``).
         With ``x`` the rows are indexed by ``(step, layer)``, one block per step, and
-        ``attrs["steps"]`` lists each step's ratio, MACs and metrics.
+        ``attrs["steps"]`` lists each step's ratio, widths, MACs, metrics and measured
+        latency.
 
     Raises:
         TypeError: For a non-Keras 3 or subclassed model (use ``tg.prune`` there), or a
-            ratio or ``macs`` that is not a number.
-        ValueError: For a ratio outside ``[0, 1)`` or ``macs`` outside ``(0, 1]`` (or both
-            given), a MACs target the graph cannot reach (naming the lowest), a selected
+            ratio, ``macs`` or ``latency`` that is not a number.
+        ValueError: For a ratio outside ``[0, 1)``, ``macs`` outside ``(0, 1]`` or
+            ``latency`` outside ``(0, 1)`` (or two of them given), a MACs target the graph
+            cannot reach at the allowed widths (naming the lowest), a bad ``round_to``, a
+            multi-input model or one of unknown input size with ``latency``, a selected
             layer that cannot be pruned, a group that reaches a layer the analysis does not
             understand (naming it), an unknown criterion or ``exclude`` name, data ``fit``
             would refuse, or fine-tuning an uncompiled model without ``optimizer``/``loss``.
@@ -133,35 +156,44 @@ def shrink(
         )
     if criterion not in CRITERIA:
         raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
-    if ratio is not None and macs is not None:
-        raise ValueError("give `ratio` (channels removed) or `macs` (MACs kept), not both.")
-    if ratio is None and macs is None:
+    if sum(value is not None for value in (ratio, macs, latency)) > 1:
+        raise ValueError(
+            "give one of `ratio` (channels removed), `macs` (MACs kept) and `latency` "
+            "(measured latency kept), not several."
+        )
+    if ratio is None and macs is None and latency is None:
         ratio = 0.5
-    if x is not None:
+    if x is not None or latency is not None:
         return shrink_in_steps(
-            model, x, y, macs=macs, ratio=ratio, steps=steps, epochs=epochs,
-            batch_size=batch_size, validation_data=validation_data, callbacks=callbacks,
-            steps_per_epoch=steps_per_epoch, optimizer=optimizer, loss=loss, metrics=metrics,
-            criterion=criterion, exclude=exclude, round_to=round_to, distill=distill,
-            temperature=temperature, alpha=alpha, verbose=verbose,
+            model, x, y, macs=macs, ratio=ratio, latency=latency,
+            latency_rounds=latency_rounds, latency_calls=latency_calls, steps=steps,
+            epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            callbacks=callbacks, steps_per_epoch=steps_per_epoch, optimizer=optimizer,
+            loss=loss, metrics=metrics, criterion=criterion, exclude=exclude,
+            round_to=round_to, distill=distill, temperature=temperature, alpha=alpha,
+            verbose=verbose,
         )  # fmt: skip
     if steps not in (None, 1) or validation_data is not None or callbacks or distill:
         raise ValueError(
             "`steps`, `validation_data`, `callbacks` and `distill` fine-tune between steps "
             "and need training data: pass x (and y), or leave them out to prune once."
         )
-    round_to = positive_int(round_to, "round_to")
+    round_to = resolve_round_to(round_to, ratio is None)
     if criterion in DATA_CRITERIA:
         raise ValueError(
             f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
             "and y (and a compiled model or loss=), or use 'l1', 'l2' or 'bn'."
         )
     graph = analyse(model, exclude=tuple(exclude))
+    counts = None
     if macs is not None:
-        ratio = ratio_for_macs(graph, check_macs(macs) * estimate_macs(graph, {}), round_to)
-    small = prune_graph(graph, ratio, criterion, round_to)
+        target = check_macs(macs) * MacsCounter(graph).total({})
+        counts = allocate(graph, target, round_to)
+    small = prune_graph(graph, ratio, criterion, round_to, counts=counts)
     if is_compiled(model) or (optimizer is not None and loss is not None):
         compile_like(small, model, optimizer=optimizer, loss=loss, metrics=metrics)
     report = shrink_report(model, small)
     report.attrs["macs_target"] = macs
+    if counts is not None:
+        report.attrs["widths"] = by_name(graph, counts)
     return small, report

@@ -1,10 +1,12 @@
-"""Structured pruning in steps with fine-tuning between them, to a global MACs target.
+"""Structured pruning in steps with fine-tuning between them, to a MACs or latency target.
 
 Step ``k`` of ``n`` prunes the current model to ``macs ** (k / n)`` of the original MACs
-(equal fractions per step: 0.5 in 3 steps keeps 79%, 63%, 50%) with the one uniform ratio
-that reaches it (:func:`~tf_green.pruning.structured.targets.ratio_for_macs`), rebuilds the
-smaller model, and fine-tunes it with ``fit`` (the data as ``fit`` takes it, checked by
-:mod:`tf_green._engine.fit_data`) before the next step ranks its channels.
+(equal fractions per step: 0.5 in 3 steps keeps 79%, 63%, 50%) with hardware-aware widths
+(:mod:`~tf_green.pruning.structured.widths`, planned by
+:mod:`~tf_green.pruning.structured.plan`), rebuilds the smaller model, and fine-tunes it with
+``fit`` (the data as ``fit`` takes it, checked by :mod:`tf_green._engine.fit_data`) before
+the next step ranks its channels. A ``latency`` target is measured on the converted model
+after each step instead (:mod:`~tf_green.pruning.structured.latency`).
 
 Example:
     >>> small, report = shrink_in_steps(model, x, y, macs=0.5, steps=2)  # doctest: +SKIP
@@ -13,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,10 +31,18 @@ from tf_green._engine.models import compile_like, is_compiled
 from tf_green.pruning.keras3.fit_callbacks import StopOnNonFiniteLoss
 from tf_green.pruning.structured.graph import analyse
 from tf_green.pruning.structured.importance import CRITERIA, DATA_CRITERIA
+from tf_green.pruning.structured.latency import LatencyProbe, check_latency
+from tf_green.pruning.structured.plan import (
+    EXTRA_LATENCY_STEPS,
+    StepPlanner,
+    removed_fraction,
+    resolve_round_to,
+)
 from tf_green.pruning.structured.prune_once import prune_graph
 from tf_green.pruning.structured.report import shrink_report
-from tf_green.pruning.structured.targets import estimate_macs, ratio_for_macs
+from tf_green.pruning.structured.targets import MacsCounter
 from tf_green.pruning.structured.taylor import taylor_scores
+from tf_green.pruning.structured.widths import by_name, group_sizes
 
 __all__ = ["check_macs", "positive_int", "shrink_in_steps"]
 
@@ -110,6 +121,9 @@ def shrink_in_steps(
     *,
     macs: float | None = None,
     ratio: float | Mapping[str, float] | None = None,
+    latency: float | None = None,
+    latency_rounds: int = 5,
+    latency_calls: int | None = None,
     steps: int | None = None,
     epochs: int = 1,
     batch_size: int = 32,
@@ -121,7 +135,7 @@ def shrink_in_steps(
     metrics: Any = None,
     criterion: str = "l1",
     exclude: tuple[str, ...] | list[str] = (),
-    round_to: int = 1,
+    round_to: int | str | None = None,
     distill: bool = False,
     temperature: float = 4.0,
     alpha: float = 0.1,
@@ -136,6 +150,13 @@ def shrink_in_steps(
         y: Training targets for array ``x``.
         macs: The fraction of the model's MACs to keep, in ``(0, 1]``.
         ratio: Instead of ``macs``: the fraction of channels to remove (one step).
+        latency: Instead of ``macs``: the fraction of the original's float32 LiteRT
+            batch-1 latency to reach, measured after every step
+            (:class:`~tf_green.pruning.structured.latency.LatencyProbe`); up to
+            ``EXTRA_LATENCY_STEPS`` more steps follow while it is not reached, then a
+            ``RuntimeWarning`` says so (:mod:`~tf_green.pruning.structured.plan`).
+        latency_rounds: Interleaved timing rounds per latency measurement.
+        latency_calls: Timed calls per model and round (None: the bench timer's choice).
         steps: Pruning steps (default 3 with ``x`` and ``macs``, else 1); more than one
             needs ``x`` and ``macs``.
         epochs: Fine-tuning epochs after each step.
@@ -149,7 +170,10 @@ def shrink_in_steps(
         criterion: Channel importance (see :mod:`tf_green.pruning.structured.importance`);
             ``"taylor"`` is computed on (up to 8 batches of) ``x``/``y`` before each step.
         exclude: Layers kept whole.
-        round_to: Kept channel counts rounded up to a multiple of this.
+        round_to: ``"auto"`` (default for ``macs``/``latency``: XNNPACK-friendly widths,
+            multiples of 16 for layers of >= 32 channels, 8 for 16-31, see
+            :mod:`~tf_green.pruning.structured.widths`), or one multiple for every layer
+            (default 1 for ``ratio``, where counts are rounded up).
         distill: Fine-tune each step by distilling from the unpruned ``model`` (the
             teacher) with :func:`tf_green.distillation.distill` instead of plain ``fit``;
             for array ``x`` the teacher runs once (a teacher cache shared by every step).
@@ -162,12 +186,17 @@ def shrink_in_steps(
         :func:`~tf_green.pruning.structured.report.shrink_report` per step) and
         ``attrs`` holds the run's totals (``macs_before`` of the original model,
         ``macs_after`` of the result, ``params_*``, ``macs_target``) and ``steps``: one dict
-        per step (``step``, ``ratio``, ``macs``, ``macs_kept``, the last epoch's training
-        logs and the validation metrics after fine-tuning).
+        per step (``step``, ``ratio`` (for a target: the fraction of the prunable channels
+        removed), ``widths`` (producer name -> channels kept, for a target), ``macs``,
+        ``macs_kept``, the last epoch's training logs, the validation metrics after
+        fine-tuning and, for ``latency``: ``latency`` (measured fraction), ``latency_ms``
+        and ``latency_ms_original``); ``latency_target`` and ``latency_after`` too.
 
     Raises:
         TypeError: For a non-Keras 3 or subclassed model, or a ``macs`` that is not a number.
         ValueError: For a target that cannot be reached (naming the lowest MACs), bad
+            ``latency``/``latency_rounds``/``latency_calls``, a multi-input model with
+            ``latency``, bad
             ``steps``/``epochs``/``round_to``, several steps without data, data that
             ``fit`` would refuse, an uncompiled model without ``optimizer`` and ``loss``,
             and every error of :func:`~tf_green.pruning.structured.shrink.shrink`.
@@ -185,18 +214,21 @@ def shrink_in_steps(
     """
     if criterion not in CRITERIA:
         raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
-    if (macs is None) == (ratio is None):
-        raise ValueError("give one of `macs` (a MACs target) and `ratio` (channels removed).")
-    default_steps = 3 if x is not None and macs is not None else 1
+    if sum(value is not None for value in (macs, ratio, latency)) != 1:
+        raise ValueError(
+            "give one of `macs` (a MACs target), `latency` (a measured latency target) and "
+            "`ratio` (channels removed)."
+        )
+    default_steps = 3 if x is not None and ratio is None else 1
     steps = positive_int(steps if steps is not None else default_steps, "steps")
     epochs = positive_int(epochs, "epochs")
-    round_to = positive_int(round_to, "round_to")
+    round_to = resolve_round_to(round_to, ratio is None)
     if ratio is not None and steps > 1:
         raise ValueError(
             "`steps` > 1 needs a `macs` target; a `ratio` is applied in one step (pass "
             "macs=... to prune in steps)."
         )
-    if x is None and steps > 1:
+    if x is None and steps > 1 and latency is None:
         raise ValueError(
             f"steps={steps} needs training data `x` (and `y`) to fine-tune between steps; "
             "without data, prune in one step (steps=1)."
@@ -204,6 +236,7 @@ def shrink_in_steps(
     if x is None and (validation_data is not None or callbacks):
         raise ValueError("`validation_data` and `callbacks` need training data `x` to fit.")
     target = check_macs(macs) if macs is not None else None
+    latency = check_latency(latency) if latency is not None else None
     if x is None and criterion in DATA_CRITERIA:
         raise ValueError(
             f"criterion={criterion!r} ranks channels by gradients on training data: pass x "
@@ -246,21 +279,33 @@ def shrink_in_steps(
         )
 
     original = analyse(model, exclude=tuple(exclude))
-    macs_before = estimate_macs(original, {})
-    frames, rows, current = [], [], model
-    for step in range(1, steps + 1):
+    macs_before = MacsCounter(original).total({})
+    sizes = group_sizes(original)
+    planner = StepPlanner(original, macs_before, sizes, round_to, target, steps)
+    probe = None
+    if latency is not None:
+        probe = LatencyProbe(model, latency_rounds, latency_calls)
+    frames, rows, current, fraction = [], [], model, 1.0
+    last = steps if probe is None else steps + EXTRA_LATENCY_STEPS
+    for step in range(1, last + 1):
         graph = original if step == 1 else analyse(current, exclude=tuple(exclude))
-        if target is not None:
-            goal = macs_before * target ** (step / steps)
-            step_ratio: Any = ratio_for_macs(graph, goal, round_to)
+        if probe is not None:
+            counts = planner.for_latency(graph, step, latency, fraction)
+            if counts is None:  # the narrowest widths are reached
+                break
         else:
-            step_ratio = ratio
+            counts = planner.for_macs(graph, step)
         scores = None
         if criterion in DATA_CRITERIA:
             with data_errors():
                 scores = taylor_scores(graph, data.x, data.y, train_loss, batch_size=batch_size)
-        small = prune_graph(graph, step_ratio, criterion, round_to, scores=scores)
-        row: dict[str, Any] = {"step": step, "ratio": step_ratio}
+        small = prune_graph(
+            graph, ratio if counts is None else None, criterion, round_to, scores,
+            counts=counts, sizes=sizes,
+        )  # fmt: skip
+        row: dict[str, Any] = {"step": step, "ratio": removed_fraction(graph, counts, ratio)}
+        if counts is not None:
+            row["widths"] = by_name(graph, counts)
         if x is not None:
             compile_like(small, model, optimizer=optimizer, loss=loss, metrics=metrics)
             with data_errors():
@@ -277,16 +322,41 @@ def shrink_in_steps(
         frame = shrink_report(current, small)
         row["macs"] = frame.attrs["macs_after"]
         row["macs_kept"] = frame.attrs["macs_after"] / max(1.0, macs_before)
+        if probe is not None:
+            reading = probe.measure(small)
+            fraction = reading.fraction
+            row.update(
+                latency=reading.fraction, latency_ms=reading.ms,
+                latency_ms_original=reading.original_ms,
+            )  # fmt: skip
         rows.append(row)
         frames.append(frame)
         current = small
-    report = pd.concat(frames, keys=range(1, steps + 1), names=["step", "layer"])
+        if probe is not None and fraction <= latency:
+            break
+    if probe is not None and fraction > latency:
+        warnings.warn(
+            f"latency target {latency} not reached: the pruned model measured {fraction:.3f} "
+            f"of the original's latency after {len(rows)} step(s)"
+            + (" (the narrowest widths `round_to` allows)" if len(rows) < last else "")
+            + "; see report.attrs['steps']. Ask for a larger `latency`, or more `steps`.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if not frames:
+        raise ValueError(
+            f"the latency target {latency} cannot be reached: no layer can lose channels "
+            f"(round_to={round_to!r})."
+        )
+    report = pd.concat(frames, keys=range(1, len(frames) + 1), names=["step", "layer"])
     report.attrs.update(
         macs_before=frames[0].attrs["macs_before"],
         macs_after=frames[-1].attrs["macs_after"],
         params_before=int(model.count_params()),
         params_after=int(current.count_params()),
         macs_target=None if target is None else target,
+        latency_target=latency,
+        latency_after=None if probe is None else fraction,
         steps=rows,
     )
     return current, report

@@ -1,4 +1,4 @@
-"""A global MACs target: the one uniform ratio that reaches it, found without rebuilding.
+"""Analytic MACs of a pruned model, and the one uniform ratio that reaches a MACs target.
 
 The MACs of a pruned model follow from the channel counts alone: a Conv or Dense does
 ``macs x (kept inputs / inputs) x (kept outputs / outputs)``, a DepthwiseConv follows its
@@ -6,7 +6,9 @@ input, a SeparableConv counts its depthwise part on the kept inputs and its poin
 on both. :func:`estimate_macs` computes that from the graph (it equals the rebuilt model's
 :func:`~tf_green.pruning.structured.report.layer_macs` total), so :func:`ratio_for_macs` can
 bisect the ratio of channels removed from every prunable group until the total is at most
-the target, without building a model per try.
+the target, without building a model per try. :class:`MacsCounter` precomputes the count
+for many tries (the hardware-aware allocation of :mod:`~tf_green.pruning.structured.widths`
+starts from that uniform ratio).
 
 Example:
     >>> import keras
@@ -31,7 +33,7 @@ from tf_green.pruning.structured.graph import ChannelGraph, Group
 from tf_green.pruning.structured.importance import keep_count
 from tf_green.pruning.structured.report import layer_macs
 
-__all__ = ["estimate_macs", "kept_counts", "prunable_groups", "ratio_for_macs"]
+__all__ = ["MacsCounter", "estimate_macs", "kept_counts", "prunable_groups", "ratio_for_macs"]
 
 L = keras.layers
 _SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
@@ -74,9 +76,72 @@ def kept_counts(graph: ChannelGraph, ratio: float, round_to: int = 1) -> dict[in
     return counts
 
 
-def _fraction(graph: ChannelGraph, layout: Any, kept: dict[int, np.ndarray]) -> float:
-    index = graph.indices(layout, kept)
-    return 1.0 if index is None else len(index) / (layout.width * layout.repeat)
+class MacsCounter:
+    """The analytic MACs of ``graph``'s model for any kept channel counts, precomputed once.
+
+    Each counted layer contributes ``macs x f_in x f_out`` (a DepthwiseConv ``macs x f_in``,
+    a SeparableConv its two kernels apart), where ``f`` is the kept fraction of the layer's
+    input or output channels. Building the table walks the model once; :meth:`total` is then
+    cheap enough to try many allocations (:mod:`~tf_green.pruning.structured.widths`).
+
+    Args:
+        graph: The analysed model.
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+        ...                           keras.layers.Dense(2)])
+        >>> graph = analyse(model)
+        >>> MacsCounter(graph).total({graph.groups[0].root: 1})
+        5.0
+    """
+
+    def __init__(self, graph: ChannelGraph) -> None:
+        self._terms: list[tuple[float, Any, Any]] = []
+        self._find = graph.find
+        for name, macs in layer_macs(graph.model).items():
+            layer = graph.model.get_layer(name)
+            ins = graph.inputs.get(name) or []
+            segments_in = self._segments(ins[0]) if ins else ()
+            segments_out = self._segments(graph.outputs[name]) if name in graph.outputs else ()
+            if isinstance(layer, _DEPTHWISE):
+                self._terms.append((float(macs), segments_in, ()))
+            elif isinstance(layer, _SEPARABLE):
+                depthwise = float(np.prod(layer.depthwise_kernel.shape))
+                pointwise = float(np.prod(layer.pointwise_kernel.shape))
+                share = depthwise / (depthwise + pointwise)
+                self._terms.append((macs * share, segments_in, ()))
+                self._terms.append((macs * (1 - share), segments_in, segments_out))
+            else:
+                self._terms.append((float(macs), segments_in, segments_out))
+
+    def _segments(self, layout: Any) -> tuple[tuple[int, int], ...]:
+        return tuple((self._find(atom), size) for atom, size in layout.segments)
+
+    @staticmethod
+    def _fraction(segments: Any, counts: dict[int, int]) -> float:
+        if not segments:
+            return 1.0
+        width = sum(size for _, size in segments)
+        return sum(counts.get(root, size) for root, size in segments) / width
+
+    def total(self, counts: dict[int, int]) -> float:
+        """MACs of one example with ``counts`` (group root -> channels kept; others whole).
+
+        Example:
+            >>> import keras
+            >>> from tf_green.pruning.structured.graph import analyse
+            >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+            >>> MacsCounter(analyse(model)).total({})
+            12.0
+        """
+        return float(
+            sum(
+                macs * self._fraction(ins, counts) * self._fraction(outs, counts)
+                for macs, ins, outs in self._terms
+            )
+        )
 
 
 def estimate_macs(graph: ChannelGraph, kept: dict[int, np.ndarray]) -> float:
@@ -99,22 +164,7 @@ def estimate_macs(graph: ChannelGraph, kept: dict[int, np.ndarray]) -> float:
         >>> estimate_macs(graph, {}), estimate_macs(graph, kept_counts(graph, 0.5))
         (20.0, 10.0)
     """
-    total = 0.0
-    for name, macs in layer_macs(graph.model).items():
-        layer = graph.model.get_layer(name)
-        ins = graph.inputs.get(name) or []
-        f_in = _fraction(graph, ins[0], kept) if ins else 1.0
-        f_out = _fraction(graph, graph.outputs[name], kept) if name in graph.outputs else 1.0
-        if isinstance(layer, _DEPTHWISE):
-            total += macs * f_in
-        elif isinstance(layer, _SEPARABLE):
-            depthwise = float(np.prod(layer.depthwise_kernel.shape))
-            pointwise = float(np.prod(layer.pointwise_kernel.shape))
-            share = (depthwise * f_in + pointwise * f_in * f_out) / (depthwise + pointwise)
-            total += macs * share
-        else:
-            total += macs * f_in * f_out
-    return total
+    return MacsCounter(graph).total({root: len(index) for root, index in kept.items()})
 
 
 def ratio_for_macs(
@@ -144,7 +194,12 @@ def ratio_for_macs(
         >>> keep_count(4, ratio_for_macs(analyse(model), 10.0))
         2
     """
-    if estimate_macs(graph, {}) <= target:
+    counter = MacsCounter(graph)
+
+    def macs_at(ratio: float) -> float:
+        return counter.total({r: len(i) for r, i in kept_counts(graph, ratio, round_to).items()})
+
+    if counter.total({}) <= target:
         return 0.0
     if not prunable_groups(graph):
         raise ValueError(
@@ -152,7 +207,7 @@ def ratio_for_macs(
             "or an `exclude`d layer), so the MACs target cannot be reached."
         )
     highest = 1.0 - 1e-9
-    lowest_macs = estimate_macs(graph, kept_counts(graph, highest, round_to))
+    lowest_macs = macs_at(highest)
     if lowest_macs > target:
         raise ValueError(
             f"the MACs target ({target:,.0f}) cannot be reached: keeping one channel"
@@ -163,7 +218,7 @@ def ratio_for_macs(
     low, high = 0.0, highest
     while high - low > tolerance:
         middle = (low + high) / 2
-        if estimate_macs(graph, kept_counts(graph, middle, round_to)) <= target:
+        if macs_at(middle) <= target:
             high = middle
         else:
             low = middle
