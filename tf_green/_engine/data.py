@@ -18,7 +18,11 @@ Accepted, as ``fit`` accepts them:
 Reading a dataset into arrays (the converter's and the bench's need) is in
 :mod:`tf_green._engine.data_read`. Counting has one meaning each: :func:`count_samples` is
 the number of samples (never batches), :func:`count_batches` the number of batches one epoch
-of ``fit`` runs.
+of ``fit`` runs. Counting streams: a dataset's cardinality is used when tf.data knows it
+(and, with fixed batches, the samples too); otherwise the dataset is iterated once, batch
+by batch, keeping nothing but the count, so data larger than memory (a dataset that reads
+``.npy`` shards or TFRecord files) is never held (``fit_data.with_cardinality`` then states
+the count so it is not read again).
 
 Example:
     >>> import numpy as np
@@ -349,6 +353,10 @@ def _dataset_samples(dataset: tf.data.Dataset, model: Any, argument: str) -> int
         if cardinality >= 0:
             return cardinality
         return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+    batch = x_spec[0].shape[0] if x_spec and x_spec[0].shape.rank else None
+    if cardinality >= 0 and batch is not None:  # fixed batches (drop_remainder): no pass
+        return cardinality * int(batch)
 
     def add(count: tf.Tensor, element: Any) -> tf.Tensor:
         first = tf.nest.flatten(split_element(element)[0])[0]

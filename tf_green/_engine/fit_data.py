@@ -3,7 +3,10 @@
 :func:`check_fit_data` counts the batches one epoch runs (pruning schedules need it) and
 the samples, refuses missing, empty, mismatched or NaN/inf data and labels the loss cannot
 take, and batches a dataset of single samples; :func:`check_validation_data` does the
-same for ``validation_data``. Engine-neutral: the model is read duck-typed.
+same for ``validation_data``. Engine-neutral: the model is read duck-typed. A dataset is
+never materialised: it is counted by one pass that keeps nothing (its count is then stated
+on it, see :func:`with_cardinality`) and checked batch by batch as
+training reads it, so datasets that read files larger than memory stream through.
 
 Example:
     >>> import numpy as np
@@ -17,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import tensorflow as tf
+
 from tf_green._engine.checks import check_finite, check_labels
 from tf_green._engine.data import (
     _dataset_batches,
@@ -27,7 +32,7 @@ from tf_green._engine.data import (
     output_shape,
 )
 
-__all__ = ["FitData", "check_fit_data", "check_validation_data"]
+__all__ = ["FitData", "check_fit_data", "check_validation_data", "with_cardinality"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ def check_fit_data(
                     "arrays `x` and `y`."
                 )
         batches = _dataset_batches(x, steps_per_epoch, "x")
+        if int(x.cardinality()) != int(tf.data.INFINITE_CARDINALITY):
+            x = with_cardinality(x, batches)  # counted once (streamed); fit reads it
         steps = min(batches, steps_per_epoch) if steps_per_epoch else batches
         return FitData(check_finite(x, "x"), None, steps, None)
     num = count_samples(x, argument="x")
@@ -169,7 +176,9 @@ def check_validation_data(
             validation_data = batch_if_unbatched(
                 validation_data, model, batch_size, "validation_data"
             )
-        _dataset_batches(validation_data, None, "validation_data", allow_infinite=True)
+        batches = _dataset_batches(validation_data, None, "validation_data", allow_infinite=True)
+        if int(validation_data.cardinality()) != int(tf.data.INFINITE_CARDINALITY):
+            validation_data = with_cardinality(validation_data, batches)
         return check_finite(validation_data, "validation_data")
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise TypeError(
@@ -189,3 +198,22 @@ def check_validation_data(
     if model is not None:
         parts[1] = check_labels(parts[1], loss, output_shape(model), "validation_data[1]")
     return tuple(parts)
+
+
+def with_cardinality(dataset: tf.data.Dataset, batches: int) -> tf.data.Dataset:
+    """``dataset`` with its counted number of elements stated, if tf.data did not know it.
+
+    A dataset that reads files (``from_generator``, TFRecord) has an unknown cardinality,
+    so every count would read it again; once counted (one pass, nothing kept), stating it
+    lets ``fit`` and later counts use it, and a pass that yields another number of
+    elements then fails with an ``InvalidArgumentError`` instead of training a schedule
+    planned for another length.
+
+    Example:
+        >>> ds = tf.data.Dataset.range(6).filter(lambda i: i < 4)
+        >>> int(with_cardinality(ds, 4).cardinality())
+        4
+    """
+    if int(dataset.cardinality()) != int(tf.data.UNKNOWN_CARDINALITY):
+        return dataset
+    return dataset.apply(tf.data.experimental.assert_cardinality(int(batches)))

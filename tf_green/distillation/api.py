@@ -187,6 +187,7 @@ def distill(
         )  # fmt: skip
     check_label_array(y, classes)
     was_trainable = teacher.trainable
+    own_cache = None
     try:
         copy = _clone(student)
         distiller = Distiller(
@@ -200,7 +201,9 @@ def distill(
         if isinstance(cache, TeacherCache):
             distiller.teacher_outputs = cache
         elif cache and feature_pairs is None and not isinstance(x, tf.data.Dataset):
-            distiller.teacher_outputs = cache_teacher(teacher, x, batch_size=max(batch_size, 256))
+            own_cache = distiller.teacher_outputs = cache_teacher(
+                teacher, x, batch_size=max(batch_size, 256)
+            )
         optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(1e-3)
         student_loss = _student_loss(loss, y, len(output_shape or (0, 0)), classes)
         distiller.compile(optimizer=optimizer, loss=student_loss, metrics=list(metrics or []))
@@ -218,6 +221,8 @@ def distill(
             )
     finally:
         teacher.trainable = was_trainable
+        if own_cache is not None:
+            own_cache.close()  # a cache over its memory budget: delete its temporary shards
     copy.compile(optimizer=distiller.optimizer, loss=student_loss, metrics=list(metrics or []))
     copy.history = history
     return copy

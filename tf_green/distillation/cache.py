@@ -13,9 +13,12 @@ would be for other images: use the live teacher there.
 
 Memory: a cache states its size (:attr:`TeacherCache.memory_bytes`). It can store float16
 (``dtype="float16"``, half the bytes) and, for large vocabularies (the ``(time, vocab)``
-logits of a language model), only the ``top_k`` logits and their ids per position. It
-refuses, before computing anything, to exceed ``max_memory_bytes``; with ``directory=`` it
-lives on disk as tf.data shards and streams during training, for data larger than memory.
+logits of a language model), only the ``top_k`` logits and their ids per position. A cache
+over ``max_memory_bytes`` (told before the teacher runs) is written to disk shards in a
+temporary folder the cache owns and deletes (:meth:`TeacherCache.close`), and streams back
+in step with the input pipeline during training; with ``directory=`` it is written to a
+folder of the caller's that outlives it. ``x`` may be a dataset that reads files: it is
+read batch by batch (once to count its samples, once to run the teacher), never held.
 
 Engine-neutral: the teacher is a tf_keras or a Keras 3 model (TensorFlow or JAX backend);
 only its forward pass differs (a ``tf.function`` on TensorFlow, the model's compiled
@@ -32,6 +35,9 @@ Example:
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -139,6 +145,7 @@ def cache_teacher(
     top_k: int | None = None,
     max_memory_bytes: int | None = DEFAULT_MAX_MEMORY_BYTES,
     directory: str | os.PathLike | None = None,
+    spill_directory: str | os.PathLike | None = None,
 ) -> TeacherCache:
     """Run the teacher once over fixed data and keep its logits, in data order.
 
@@ -158,10 +165,15 @@ def cache_teacher(
             about three significant digits, plenty for softened targets).
         top_k: Keep only the ``top_k`` largest logits (and their class ids) per position,
             for large vocabularies; None keeps all.
-        max_memory_bytes: Refuse an in-memory cache larger than this (default 2 GiB); None
-            for no limit. Not applied with ``directory``.
+        max_memory_bytes: Memory budget of the cache (default 2 GiB; None: no limit). A
+            larger cache is written to disk shards in a temporary folder that the cache
+            owns and deletes on :meth:`TeacherCache.close` (or when it is collected, or at
+            exit); writing holds at most this many bytes (64 MiB at most) of logits at a
+            time. Not applied with ``directory``.
         directory: Write the cache to this new folder (tf.data shards) instead of memory;
-            it then streams from disk during training.
+            it then streams from disk during training and is kept.
+        spill_directory: Parent of the temporary folder of a cache over
+            ``max_memory_bytes`` (default: the system's temporary folder).
 
     Returns:
         A :class:`TeacherCache`.
@@ -169,9 +181,9 @@ def cache_teacher(
     Raises:
         TypeError: If ``teacher`` is not a Keras model (tf_keras or Keras 3).
         ValueError: On a bad option, an empty or infinite dataset, NaN/inf in array ``x``
-            (the first bad index named), an output shape that is not fixed, or a cache
-            over ``max_memory_bytes`` (raised before the teacher runs, with the size and
-            how to shrink it), or an unusable ``directory``.
+            (the first bad index named), an output shape that is not fixed, or an unusable
+            ``directory`` or ``spill_directory`` (not empty, missing, or without the disk
+            space: raised before the teacher runs, with the size).
 
     Example:
         >>> from tf_green import models
@@ -184,6 +196,13 @@ def cache_teacher(
     if engine_of(teacher, "teacher") == "keras3":
         require_keras3_backend("teacher")
     dtype = _check_options(dtype, top_k, batch_size)
+    if max_memory_bytes is not None and (
+        isinstance(max_memory_bytes, bool) or not isinstance(max_memory_bytes, int)
+        or max_memory_bytes < 0
+    ):  # fmt: skip
+        raise ValueError(
+            f"`max_memory_bytes` must be None or an integer >= 0, got {max_memory_bytes!r}."
+        )
     if isinstance(x, tf.data.Dataset):
         if x.cardinality() == tf.data.INFINITE_CARDINALITY:
             raise ValueError("`x` is an infinite dataset (repeat()); cache a finite one.")
@@ -201,17 +220,13 @@ def cache_teacher(
         )
     per_sample = bytes_per_sample(sample_shape, dtype, top_k)
     total = count * per_sample
-    path = None
+    chunk_bytes = _CHUNK_BYTES
+    spill_folder = path = None
     if directory is not None:
         path = _storage.check_target_directory(directory, total)
     elif max_memory_bytes is not None and total > max_memory_bytes:
-        raise ValueError(
-            f"the teacher cache would need {total / 2**20:,.1f} MiB ({count} samples x "
-            f"{sample_shape} {dtype}{f', top_k={top_k}' if top_k else ''}), over "
-            f"`max_memory_bytes`={max_memory_bytes / 2**20:,.1f} MiB. Store "
-            "dtype='float16', keep top_k logits per position, write it to disk with "
-            "directory=..., or raise max_memory_bytes."
-        )
+        spill_folder, path = _spill_target(spill_directory, total)
+        chunk_bytes = max(1, min(chunk_bytes, int(max_memory_bytes)))
 
     ids_dtype = index_dtype(sample_shape[-1])
     forward = _forward(teacher, dtype, top_k, ids_dtype)
@@ -242,8 +257,15 @@ def cache_teacher(
 
     if path is not None:
         meta = {"sample_shape": list(sample_shape), "dtype": dtype, "top_k": top_k}
-        rows = max(1, _CHUNK_BYTES // per_sample)
-        _storage.write(path, _chunks(batches(), rows), lambda: fingerprints, meta)
+        rows = max(1, chunk_bytes // per_sample)
+        try:
+            _storage.write(path, _chunks(batches(), rows), lambda: fingerprints, meta)
+        except BaseException:
+            if spill_folder is not None:
+                shutil.rmtree(spill_folder, ignore_errors=True)
+            raise
+        if spill_folder is not None:
+            return TeacherCache._spilled(spill_folder, str(path))
         return TeacherCache.load(path)
     targets: dict[str, np.ndarray] = {}
     for start, outputs in batches():
@@ -252,6 +274,19 @@ def cache_teacher(
                 targets[key] = np.empty((count, *value.shape[1:]), value.dtype)
             targets[key][start : start + len(value)] = value
     return TeacherCache(targets, fingerprints, sample_shape, dtype, top_k)
+
+
+def _spill_target(parent: Any, needed_bytes: int) -> tuple[str, pathlib.Path]:
+    """A new temporary folder for a cache over its memory budget, and the cache path in it."""
+    if parent is not None and not pathlib.Path(parent).expanduser().is_dir():
+        raise ValueError(f"`spill_directory` {str(parent)!r} is not a folder; create it.")
+    folder = tempfile.mkdtemp(prefix="tf_green-teacher-cache-", dir=parent)
+    try:
+        path = _storage.check_target_directory(pathlib.Path(folder) / "cache", needed_bytes)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder, path
 
 
 def _chunks(batches, rows_per_chunk: int):

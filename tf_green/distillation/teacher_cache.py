@@ -3,14 +3,19 @@
 A :class:`TeacherCache` holds the teacher's logits (or top-k logits and their class ids)
 for every sample of a fixed data set, in memory or on disk, plus a 4-byte fingerprint of
 each input so it can check that it is paired with the data it was computed on.
-:func:`~tf_green.distillation.cache_teacher` creates one. Engine-neutral: the same cache
-serves tf_keras and Keras 3 Distillers (it imports no Keras).
+:func:`~tf_green.distillation.cache_teacher` creates one. A cache that did not fit its
+memory budget lives as disk shards in a temporary folder the cache owns: :meth:`close`
+(or leaving a ``with`` block, or the cache being garbage-collected, or the interpreter
+exiting) deletes it. Engine-neutral: the same cache serves tf_keras and Keras 3 Distillers
+(it imports no Keras); pairing data with it is :mod:`tf_green.distillation.cache_pairing`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from tf_green._engine.checks import check_finite
-from tf_green._engine.data import split_element
 from tf_green.distillation import _storage
 from tf_green.distillation._inputs import (
     INDICES,
@@ -26,11 +30,11 @@ from tf_green.distillation._inputs import (
     LOGITS,
     VALUES,
     count_samples,
-    fingerprint,
     fingerprint_arrays,
     num_samples,
     x_of,
 )
+from tf_green.distillation.cache_pairing import pack_batches, spec_bytes, zip_in_memory
 
 __all__ = ["CacheInfo", "TeacherCache", "bytes_per_sample", "index_dtype"]
 
@@ -107,6 +111,56 @@ class TeacherCache:
         self.top_k = top_k
         self.directory = directory
         self._shards = shards
+        self._cleanup: weakref.finalize | None = None
+        self._closed = False
+
+    @classmethod
+    def _spilled(cls, folder: str, directory: str) -> TeacherCache:
+        """Open the cache at ``directory``, owning (and later deleting) the temp ``folder``."""
+        try:
+            cache = cls.load(directory)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        cache._cleanup = weakref.finalize(cache, shutil.rmtree, folder, True)
+        return cache
+
+    @property
+    def spilled(self) -> bool:
+        """Whether this cache lives in a temporary folder it owns (over its memory budget)."""
+        return self._cleanup is not None
+
+    def close(self) -> None:
+        """Delete the temporary shards of a cache that spilled to disk; else do nothing.
+
+        The cache cannot be used after that. It also happens when the cache is
+        garbage-collected or the interpreter exits; a cache written to ``directory=`` by
+        the caller is never deleted.
+
+        Example:
+            >>> from tf_green import models
+            >>> from tf_green.distillation import cache_teacher
+            >>> with cache_teacher(models.mlp(hidden=(4,)), np.ones((3, 64)),
+            ...                    max_memory_bytes=10) as cache:
+            ...     cache.spilled
+            True
+        """
+        if self._cleanup is not None and self._cleanup.alive:
+            self._cleanup()
+            self._closed = True
+
+    def __enter__(self) -> TeacherCache:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(
+                "this TeacherCache was closed (its temporary disk shards are deleted); "
+                "compute it again with cache_teacher(...)."
+            )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TeacherCache:
@@ -211,6 +265,7 @@ class TeacherCache:
             >>> len(list(cache.targets()))
             3
         """
+        self._check_open()
         if self._targets is not None:
             return tf.data.Dataset.from_tensor_slices(self._targets)
         return _storage.dataset(self.directory, self._shards)
@@ -287,58 +342,25 @@ class TeacherCache:
             )
         extras = tuple(np.asarray(v) for v in (y, sample_weight) if v is not None)
         if self._targets is not None:
-            data = ({INPUTS: x, **self._targets}, *extras)
-            indices = tf.data.Dataset.range(count)
-            if shuffle:
-                indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-            indices = indices.batch(batch_size)
-            whole = tf.data.Dataset.from_tensors(data).repeat()
-            batches = tf.data.Dataset.zip((indices, whole)).map(
-                lambda i, d: tf.nest.map_structure(lambda a: tf.gather(a, i), d),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-            return batches.prefetch(tf.data.AUTOTUNE)
+            return zip_in_memory(({INPUTS: x}, *extras), self._targets, count, batch_size,
+                                 shuffle, seed)  # fmt: skip
         slices = tf.data.Dataset.from_tensor_slices((x, *extras))
-        elements = tf.data.Dataset.zip((slices, self.targets())).map(
-            lambda s, t: ({INPUTS: s[0], **_targets_only(t)}, *s[1:])
-        )
-        return _finish(elements, count, batch_size, shuffle, seed)
+        return self._pair(slices, count, batch_size, shuffle, seed)
 
     def _zip_dataset(self, dataset, batch_size, shuffle, seed) -> tf.data.Dataset:
-        self._check_count(count_samples(dataset))
+        self._check_count(count_samples(dataset))  # one pass, nothing kept
         if batch_size is None:
             first = next(iter(dataset))
             batch_size = int(tf.shape(tf.nest.flatten(x_of(first))[0])[0])
-        message = (
-            "the dataset is not in the order `teacher_outputs` was computed in (an input "
-            "differs from the cached one): cache and train on the same unshuffled dataset"
-        )
+        return self._pair(dataset.unbatch(), len(self), batch_size, shuffle, seed)
 
-        def pack(element, target):
-            x, y, sample_weight = split_element(element)
-            found = fingerprint(tf.nest.map_structure(lambda a: a[tf.newaxis], x))[0]
-            check = tf.debugging.assert_near(
-                found, target["fingerprint"], rtol=1e-4, atol=1e-3, message=message
-            )
-            with tf.control_dependencies([check]):
-                x = tf.nest.map_structure(tf.identity, x)
-            packed = {INPUTS: x, **_targets_only(target)}
-            return (packed, *(v for v in (y, sample_weight) if v is not None))
-
-        fingerprints = tf.data.Dataset.from_tensor_slices({"fingerprint": self._fingerprints})
-        targets = tf.data.Dataset.zip((self.targets(), fingerprints)).map(lambda a, b: {**a, **b})
-        elements = tf.data.Dataset.zip((dataset.unbatch(), targets)).map(pack)
-        return _finish(elements, len(self), batch_size, shuffle, seed)
-
-
-def _targets_only(target: dict) -> dict:
-    return {k: v for k, v in target.items() if k in (LOGITS, VALUES, INDICES)}
-
-
-def _finish(elements, count, batch_size, shuffle, seed) -> tf.data.Dataset:
-    if shuffle:
-        elements = elements.shuffle(min(count, 10_000), seed=seed, reshuffle_each_iteration=True)
-    return elements.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    def _pair(self, samples, count, batch_size, shuffle, seed) -> tf.data.Dataset:
+        fingerprints = tf.data.Dataset.from_tensor_slices(self._fingerprints)
+        pairs = tf.data.Dataset.zip((samples, self.targets(), fingerprints))
+        sample_bytes = spec_bytes(samples.element_spec)
+        if sample_bytes is not None:
+            sample_bytes += self.bytes_per_sample
+        return pack_batches(pairs, count, batch_size, shuffle, seed, sample_bytes)
 
 
 def bytes_per_sample(sample_shape: tuple[int, ...], dtype: str, top_k: int | None) -> int:

@@ -158,6 +158,7 @@ def distill(
     check_label_array(y, classes)
     was_trainable = teacher.trainable
     student_loss = _student_loss(loss, y, len(output_shape) + 1 if output_shape else 2, classes)
+    own_cache = None
     try:
         distiller = Distiller(
             teacher, copy, alpha=alpha, temperature=temperature,
@@ -166,7 +167,9 @@ def distill(
         if isinstance(cache, TeacherCache):
             distiller.teacher_outputs = cache
         elif cache and feature_pairs is None and not is_dataset(x):
-            distiller.teacher_outputs = cache_teacher(teacher, x, batch_size=max(batch_size, 256))
+            own_cache = distiller.teacher_outputs = cache_teacher(
+                teacher, x, batch_size=max(batch_size, 256)
+            )
         optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(1e-3)
         distiller.compile(optimizer=optimizer, loss=student_loss, metrics=list(metrics or []))
         with data_errors():
@@ -177,6 +180,8 @@ def distill(
             )  # fmt: skip
     finally:
         teacher.trainable = was_trainable
+        if own_cache is not None:
+            own_cache.close()  # a cache over its memory budget: delete its temporary shards
     copy.compile(
         optimizer=_fresh_optimizer(distiller.optimizer), loss=student_loss,
         metrics=list(metrics or []),
