@@ -1,4 +1,4 @@
-"""The channel dependency graph of a Keras 3 functional or Sequential model.
+"""The channel dependency graph of a functional or Sequential model (Keras 3 or tf_keras).
 
 Every tensor's last (channel) axis is described by a :class:`Layout`: a list of *segments*,
 each one an *atom* (the output channels of one layer) and its size, tiled ``repeat`` times
@@ -8,7 +8,14 @@ index ``p * C + c``). Atoms that must keep the same channel indices (the inputs 
 A group can be pruned when it has at least one producer (Conv, Dense, SeparableConv) whose
 filters it owns, and is *protected* (silently kept) when it reaches a model input, a model
 output or a layer in ``exclude``. A group that passes through a layer the analysis does not
-understand is *blocked*: asking to prune it is an error naming that layer.
+understand is *blocked*: asking to prune it is an error naming that layer; a blocked group
+that holds an ``Embedding``'s width is kept instead (a LayerNormalization on the residual
+stream of a transformer cannot follow it: its statistics would change).
+
+Beyond channels: a ``MultiHeadAttention`` call adds an atom for its heads
+(:mod:`.attention`), and its output follows its query's channels; an ``Embedding`` produces
+channels (its table's columns) from token ids. Keras 3 and tf_keras models are read alike
+(:mod:`.nodes`; layer classes of the model's own engine, :mod:`.layer_kinds`).
 
 Example:
     >>> import keras
@@ -24,11 +31,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import keras
 import numpy as np
-from keras.src.models.functional import Functional
 
-from tf_green.pruning.structured.layer_kinds import layer_kind, mixes_channels
+from tf_green._engine import engine_of
+from tf_green._engine.models import is_graph_model
+from tf_green.pruning.structured.attention import attention_inputs
+from tf_green.pruning.structured.layer_kinds import classes, layer_kind, mixes_channels
+from tf_green.pruning.structured.nodes import graph_nodes, node_inputs, node_outputs, tensor_key
 
 __all__ = ["ChannelGraph", "Group", "Layout", "analyse", "graph_nodes"]
 
@@ -98,6 +107,7 @@ class ChannelGraph:
         inputs: Layer name -> the layouts of its (tensor) inputs.
         outputs: Layer name -> the layout of its first output.
         groups: The groups with at least one producer, in model order.
+        heads: MultiHeadAttention name -> the layout of its heads (one atom).
 
     Example:
         >>> import keras
@@ -112,6 +122,7 @@ class ChannelGraph:
     outputs: dict[str, Layout]
     groups: list[Group]
     _parent: list[int]
+    heads: dict[str, Layout] = dataclasses.field(default_factory=dict)
 
     def find(self, atom: int) -> int:
         """The group root of an atom.
@@ -156,40 +167,6 @@ class ChannelGraph:
         return np.concatenate([p * layout.width + tile for p in range(layout.repeat)])
 
 
-def graph_nodes(model: Any) -> list[tuple[Any, Any]]:
-    """The ``(layer, node)`` calls from the model's inputs to its outputs, in order.
-
-    Args:
-        model: A built Keras 3 Sequential or functional model.
-
-    Returns:
-        The calls, each input before its consumers.
-
-    Example:
-        >>> import keras
-        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-        >>> [type(layer).__name__ for layer, _ in graph_nodes(model)]
-        ['InputLayer', 'Dense']
-    """
-    order, seen = [], set()
-    stack = [(tensor, False) for tensor in reversed(model.outputs)]
-    while stack:
-        tensor, expanded = stack.pop()
-        layer, node_index, _ = tensor._keras_history
-        key = (id(layer), node_index)
-        node = layer._inbound_nodes[node_index]
-        if expanded:
-            if key not in seen:
-                seen.add(key)
-                order.append((layer, node))
-            continue
-        if key in seen:
-            continue
-        stack.append((tensor, True))
-        stack.extend((parent, False) for parent in reversed(node.input_tensors))
-    return order
-
-
 class _Builder:
     """Walks the calls once, creating atoms and merging them."""
 
@@ -221,17 +198,13 @@ class _Builder:
             table.setdefault(atom, []).append(reason)
 
 
-def _channels(tensor: Any, name: str) -> int:
+def _channels(tensor: Any) -> int:
+    """The last axis of a tensor; 0 when it is unknown (token ids of any length)."""
     channels = tensor.shape[-1] if len(tensor.shape) else None
-    if channels is None:
-        raise ValueError(
-            f"layer {name!r} has an output of unknown channel size (shape {tensor.shape}); "
-            "structured pruning needs a model built with a known last axis."
-        )
-    return int(channels)
+    return 0 if channels is None else int(channels)
 
 
-def _join(builder: _Builder, layouts: list[Layout], widths: list[int], name: str) -> Layout | None:
+def _join(builder: _Builder, layouts: list[Layout], widths: list[int]) -> Layout | None:
     """Merge the inputs of an element-wise join; None if their layouts do not line up."""
     full = max(widths)
     live = [lay for lay, w in zip(layouts, widths, strict=True) if w == full]
@@ -245,18 +218,110 @@ def _join(builder: _Builder, layouts: list[Layout], widths: list[int], name: str
     return first
 
 
+def _check_model(model: Any, exclude: tuple[str, ...] | list[str]) -> None:
+    engine = engine_of(model)  # TypeError for what is not a Keras 3 or tf_keras model
+    if not is_graph_model(model):
+        raise TypeError(
+            f"`model` is a subclassed {'Keras 3' if engine == 'keras3' else 'tf_keras'} model "
+            f"({type(model).__name__}): structured pruning needs a layer graph (Sequential or "
+            "functional) to know which channels depend on each other. Use unstructured "
+            "pruning, `tg.prune(model, x, y, ...)`, which works on subclassed models, or build "
+            "the model functionally."
+        )
+    if not model.built or not getattr(model, "outputs", None):
+        raise ValueError("`model` is not built: give it an Input (or call build) first.")
+    names = {layer.name for layer in model.layers}
+    unknown = [name for name in exclude if name not in names]
+    if unknown:
+        raise ValueError(f"`exclude` names {unknown}, which are not layers of the model.")
+
+
+class _Analysis:
+    """The per-call rules: the layout of each call's output, merging what must match."""
+
+    def __init__(self) -> None:
+        self.builder = _Builder()
+        self.layouts: dict[tuple[int, int, int], Layout] = {}
+        self.inputs: dict[str, list[Layout]] = {}
+        self.heads: dict[str, Layout] = {}
+
+    def new(self, width: int, *, producer: Any = None, protect: str = "") -> Layout:
+        out = Layout(((self.builder.atom(width), width),))
+        if producer is not None:
+            self.builder.producers[out.segments[0][0]] = [producer]
+        if protect:
+            self.builder.mark(self.builder.protected, out, protect)
+        return out
+
+    def attention(self, layer: Any, node: Any, reason: str, width: int) -> Layout | None:
+        """The layouts around one MultiHeadAttention call (its heads are a new atom)."""
+        roles = attention_inputs(node)
+        if roles is None:
+            return None
+        tensors = (roles.query, roles.value, roles.key)
+        query, value, key = (self.layouts[tensor_key(t)] for t in tensors)
+        if any(lay.repeat != 1 for lay in (query, value, key)):
+            return None
+        for tensor in roles.others:  # masks: their last axis is not a channel axis
+            self.builder.mark(self.builder.blocked, self.layouts[tensor_key(tensor)], reason)
+        self.inputs[layer.name] = [query, value, key]
+        self.heads[layer.name] = self.new(int(layer.num_heads), producer=layer)
+        if getattr(layer, "_output_shape", None) is None and query.width == width:
+            return query  # the output has the query's width: pruned with it
+        return self.new(width, protect=f"the output of {reason} (its output_shape is fixed)")
+
+    def step(self, layer: Any, node: Any, kind: str, reason: str) -> Layout | None:
+        """The output layout of one call, or None if the call is not understood."""
+        builder, ins = self.builder, self.inputs[layer.name]
+        out_tensors = node_outputs(node)
+        width = _channels(out_tensors[0]) if out_tensors else 0
+        if kind == "input":
+            return self.new(width, protect="the model's input")
+        if kind == "produce":
+            out = self.new(width, producer=layer)
+            if mixes_channels(layer):
+                builder.mark(builder.blocked, out, f"the softmax of {reason}")
+            return out
+        if kind == "embedding":
+            for lay in ins:  # token ids: their last axis is a sequence, not channels
+                builder.mark(builder.protected, lay, f"the token ids of {reason}")
+            return self.new(width, producer=layer)
+        if kind == "attention":
+            return self.attention(layer, node, reason, width)
+        if kind in ("preserve", "depthwise"):
+            return ins[0]
+        if kind == "flatten":
+            spatial = node_inputs(node)[0].shape[1:-1]
+            if any(d is None for d in spatial):
+                return None
+            return Layout(ins[0].segments, ins[0].repeat * int(np.prod(spatial, dtype=int)))
+        widths = [_channels(t) for t in node_inputs(node)]
+        if kind == "join":
+            return _join(builder, ins, widths)
+        if kind == "concat":
+            rank = len(out_tensors[0].shape)
+            if layer.axis in (-1, rank - 1) and all(lay.repeat == 1 for lay in ins):
+                return Layout(tuple(seg for lay in ins for seg in lay.segments))
+            if layer.axis not in (-1, rank - 1):
+                return _join(builder, ins, widths)
+        return None
+
+
 def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGraph:
-    """Build the channel dependency graph of a Keras 3 Sequential or functional model.
+    """Build the channel dependency graph of a Sequential or functional model.
+
+    Keras 3 and tf_keras models are read the same way (:mod:`.nodes`, :mod:`.layer_kinds`).
 
     Args:
-        model: A built Keras 3 Sequential or functional model (not changed).
+        model: A built Keras 3 or tf_keras Sequential or functional model (not changed).
         exclude: Names of layers whose channels are kept (inputs and outputs).
 
     Returns:
         The :class:`ChannelGraph`.
 
     Raises:
-        TypeError: For a subclassed model (naming ``tg.prune`` as the alternative).
+        TypeError: For a subclassed model (naming ``tg.prune`` as the alternative), or
+            something that is not a Keras model.
         ValueError: For an ``exclude`` name that is not a layer of the model.
 
     Example:
@@ -269,71 +334,30 @@ def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGra
         >>> [len(group.producers) for group in graph.groups]
         [2, 1]
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes"):
-        raise TypeError(f"`model` must be a Keras 3 model, got {type(model).__name__}.")
-    if not isinstance(model, (keras.Sequential, Functional)):
-        raise TypeError(
-            f"`model` is a subclassed Keras 3 model ({type(model).__name__}): structured "
-            "pruning needs a layer graph (Sequential or functional) to know which channels "
-            "depend on each other. Use unstructured pruning, `tg.prune(model, x, y, ...)`, "
-            "which works on subclassed models, or build the model functionally."
-        )
-    if not model.built or not getattr(model, "outputs", None):
-        raise ValueError("`model` is not built: give it an Input (or call build) first.")
-    names = {layer.name for layer in model.layers}
-    unknown = [name for name in exclude if name not in names]
-    if unknown:
-        raise ValueError(f"`exclude` names {unknown}, which are not layers of the model.")
-    builder = _Builder()
-    layouts: dict[tuple[int, int, int], Layout] = {}
-    inputs: dict[str, list[Layout]] = {}
+    _check_model(model, exclude)
+    state = _Analysis()
+    builder, layouts = state.builder, state.layouts
     outputs: dict[str, Layout] = {}
     calls: dict[str, int] = {}
     order = graph_nodes(model)
     for layer, _ in order:
         calls[layer.name] = calls.get(layer.name, 0) + 1
     for layer, node in order:
-        ins = [layouts[_key(t)] for t in node.input_tensors]
-        out_tensors = node.output_tensors
+        ins = [layouts[tensor_key(t)] for t in node_inputs(node)]
+        state.inputs[layer.name] = ins
+        out_tensors = node_outputs(node)
         kind = "unknown" if calls[layer.name] > 1 else layer_kind(layer, node)
         reason = f"layer {layer.name!r} ({type(layer).__name__})"
         if calls[layer.name] > 1:
             reason += " is shared (called more than once)"
-        out = None
-        width = _channels(out_tensors[0], layer.name) if out_tensors else 0
-        if kind == "input":
-            out = Layout(((builder.atom(width), width),))
-            builder.mark(builder.protected, out, "the model's input")
-        elif kind == "produce":
-            out = Layout(((builder.atom(width), width),))
-            builder.producers[out.segments[0][0]] = [layer]
-            if mixes_channels(layer):
-                builder.mark(builder.blocked, out, f"the softmax of {reason}")
-        elif kind in ("preserve", "depthwise"):
-            out = ins[0]
-        elif kind == "flatten":
-            shape = node.input_tensors[0].shape
-            spatial = shape[1:-1]
-            if any(d is None for d in spatial):
-                kind = "unknown"
-            else:
-                out = Layout(ins[0].segments, ins[0].repeat * int(np.prod(spatial, dtype=int)))
-        elif kind == "join":
-            widths = [_channels(t, layer.name) for t in node.input_tensors]
-            out = _join(builder, ins, widths, layer.name)
-        elif kind == "concat":
-            rank = len(out_tensors[0].shape)
-            if layer.axis in (-1, rank - 1) and all(lay.repeat == 1 for lay in ins):
-                out = Layout(tuple(seg for lay in ins for seg in lay.segments))
-            elif layer.axis not in (-1, rank - 1):
-                widths = [_channels(t, layer.name) for t in node.input_tensors]
-                out = _join(builder, ins, widths, layer.name)
+        width = _channels(out_tensors[0]) if out_tensors else 0
+        out = state.step(layer, node, kind, reason)
         if out is None:  # not understood: its inputs are blocked, its output is new and kept
+            state.inputs[layer.name] = ins
+            state.heads.pop(layer.name, None)
             for lay in ins:
                 builder.mark(builder.blocked, lay, reason)
-            out = Layout(((builder.atom(width), width),))
-            builder.mark(builder.protected, out, f"the output of {reason}")
-            kind = "unknown"
+            out = state.new(width, protect=f"the output of {reason}")
         if out.width * out.repeat != width:
             raise RuntimeError(
                 f"internal error: channel layout of layer {layer.name!r} ({out.width} x "
@@ -341,24 +365,20 @@ def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGra
             )
         for index, tensor in enumerate(out_tensors):
             if index == 0:
-                layouts[_key(tensor)] = out
+                layouts[tensor_key(tensor)] = out
             else:  # extra outputs of a layer the analysis does not prune through
-                size = _channels(tensor, layer.name)
-                layouts[_key(tensor)] = Layout(((builder.atom(size), size),))
-                builder.mark(builder.protected, layouts[_key(tensor)], f"an output of {reason}")
-        inputs[layer.name] = ins
+                extra = state.new(_channels(tensor), protect=f"an output of {reason}")
+                layouts[tensor_key(tensor)] = extra
         outputs[layer.name] = out
         if layer.name in exclude:
-            for lay in [*ins, out]:
+            kept = [*state.inputs[layer.name], out]
+            kept += [state.heads[layer.name]] if layer.name in state.heads else []
+            for lay in kept:
                 builder.mark(builder.protected, lay, f"layer {layer.name!r} is in `exclude`")
     for tensor in model.outputs:
-        builder.mark(builder.protected, layouts[_key(tensor)], "the model's output")
-    return ChannelGraph(model, inputs, outputs, _groups(builder), builder.parent)
-
-
-def _key(tensor: Any) -> tuple[int, int, int]:
-    layer, node_index, tensor_index = tensor._keras_history
-    return id(layer), node_index, tensor_index
+        builder.mark(builder.protected, layouts[tensor_key(tensor)], "the model's output")
+    groups = _groups(builder)
+    return ChannelGraph(model, state.inputs, outputs, groups, builder.parent, state.heads)
 
 
 def _groups(builder: _Builder) -> list[Group]:
@@ -369,4 +389,7 @@ def _groups(builder: _Builder) -> list[Group]:
         group.producers.extend(builder.producers.get(atom, []))
         group.protected.extend(builder.protected.get(atom, []))
         group.blocked.extend(builder.blocked.get(atom, []))
+    for group in groups.values():  # an embedding width no layer can follow is kept
+        if group.blocked and any(isinstance(p, classes(p).embedding) for p in group.producers):
+            group.protected[:0] = [f"{group.blocked[0]}, which cannot follow a pruned width"]
     return [group for group in groups.values() if group.producers]

@@ -3,7 +3,8 @@
 Criteria (per channel of a group, summed over every layer of the group):
 
 * ``"l1"`` (default): the L1 norm of each producer's output filter (Conv, Dense,
-  SeparableConv pointwise kernel).
+  SeparableConv pointwise kernel, an Embedding's table column; for attention heads, the
+  head's slices of the query, key, value and output kernels).
 * ``"l2"``: the L2 norm of those filters.
 * ``"bn"``: ``|gamma|`` of the BatchNormalization layers on the group's channels (network
   slimming); a group without a BatchNormalization is an error naming its producer.
@@ -25,10 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
 
+from tf_green.pruning.structured.attention import head_rows
 from tf_green.pruning.structured.graph import ChannelGraph, Group
+from tf_green.pruning.structured.layer_kinds import classes
+from tf_green.pruning.structured.nodes import as_numpy
 
 __all__ = ["CRITERIA", "DATA_CRITERIA", "channel_scores", "keep_count", "keep_indices"]
 
@@ -36,12 +39,17 @@ CRITERIA = ("l1", "l2", "bn", "taylor")
 DATA_CRITERIA = ("taylor",)
 
 
-def _filters(layer: Any) -> np.ndarray:
-    """A producer's output filters as rows: ``(out_channels, everything else)``."""
-    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        kernel = keras.ops.convert_to_numpy(layer.pointwise_kernel)
+def _filters(graph: ChannelGraph, layer: Any) -> np.ndarray:
+    """A producer's rows: ``(channels, or heads for attention, everything else)``."""
+    if layer.name in graph.heads:  # attention is a producer of its heads only
+        return head_rows(layer)
+    c = classes(layer)
+    if isinstance(layer, c.separable):
+        kernel = as_numpy(layer.pointwise_kernel)
+    elif isinstance(layer, c.embedding):
+        kernel = as_numpy(layer.embeddings)
     else:
-        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        kernel = as_numpy(layer.kernel)
     return np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1)
 
 
@@ -89,14 +97,14 @@ def channel_scores(graph: ChannelGraph, group: Group, criterion: str = "l1") -> 
     scores = np.zeros(group.size)
     if criterion in ("l1", "l2"):
         for layer in group.producers:
-            rows = _filters(layer).astype(np.float64)
+            rows = _filters(graph, layer).astype(np.float64)
             scores += np.abs(rows).sum(1) if criterion == "l1" else np.sqrt((rows**2).sum(1))
         return scores
     found = False
     for layer in graph.model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization) or not layer.scale:
+        if not isinstance(layer, classes(layer).batch_norm) or not layer.scale:
             continue
-        gamma = np.abs(keras.ops.convert_to_numpy(layer.gamma).astype(np.float64))
+        gamma = np.abs(as_numpy(layer.gamma).astype(np.float64))
         layout = graph.outputs.get(layer.name)
         if layout is None:
             continue

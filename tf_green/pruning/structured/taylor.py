@@ -29,13 +29,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from tf_green._engine import engine_of, keras_of
 from tf_green._engine.data import is_dataset, split_element
+from tf_green.pruning.structured.attention import head_taylor_sums
 from tf_green.pruning.structured.graph import ChannelGraph, Group
+from tf_green.pruning.structured.layer_kinds import classes
+from tf_green.pruning.structured.nodes import as_numpy
 
 __all__ = ["taylor_scores"]
-
-L = keras.layers
-_SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
 
 
 def _batches(x: Any, y: Any, batch_size: int, max_batches: int) -> Iterator[tuple[Any, Any]]:
@@ -60,12 +61,12 @@ def _loss_function(model: Any, loss: Any) -> Any:
             "criterion='taylor' needs one loss to differentiate: compile the model with a "
             f"single loss or pass loss=...; got {loss!r}."
         )
-    return keras.losses.get(loss)
+    return keras_of(model).losses.get(loss)
 
 
 def _gradients(model: Any, loss_fn: Any, xb: Any, yb: Any) -> list[np.ndarray | None]:
     variables = model.trainable_variables
-    if keras.backend.backend() == "jax":
+    if engine_of(model) == "keras3" and keras.backend.backend() == "jax":
         jax = importlib.import_module("jax")
         fixed = [v.value for v in model.non_trainable_variables]
 
@@ -77,14 +78,25 @@ def _gradients(model: Any, loss_fn: Any, xb: Any, yb: Any) -> list[np.ndarray | 
     else:
         tf = importlib.import_module("tensorflow")
         with tf.GradientTape() as tape:
-            value = keras.ops.mean(loss_fn(yb, model(xb, training=False)))
-        grads = tape.gradient(value, variables)
-    return [None if g is None else keras.ops.convert_to_numpy(g) for g in grads]
+            value = tf.reduce_mean(loss_fn(yb, model(xb, training=False)))
+        grads = tape.gradient(value, variables)  # an Embedding's is IndexedSlices: densified
+        grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+    return [None if g is None else as_numpy(g) for g in grads]
+
+
+def _relative_path(layer: Any, variable: Any) -> str:
+    """A weight's path inside its layer (``"kernel"``, ``"query/kernel"``), either engine."""
+    path = getattr(variable, "path", None) or variable.name.rsplit(":", 1)[0]
+    return path.rsplit(f"{layer.name}/", 1)[-1]
 
 
 def _channel_sums(layer: Any, values: dict[str, np.ndarray]) -> np.ndarray:
-    """Per output channel: the sum of ``g * w`` over a producer's filter and bias."""
-    kernel = "pointwise_kernel" if isinstance(layer, _SEPARABLE) else "kernel"
+    """Per output channel (or head): the sum of ``g * w`` over a producer's filter and bias."""
+    c = classes(layer)
+    if isinstance(layer, c.attention):
+        return head_taylor_sums(layer, values)
+    kernel = "pointwise_kernel" if isinstance(layer, c.separable) else "kernel"
+    kernel = "embeddings" if isinstance(layer, c.embedding) else kernel
     product = values[kernel]
     total = product.reshape(-1, product.shape[-1]).sum(0)
     if "bias" in values:
@@ -142,8 +154,8 @@ def taylor_scores(
             for variable in layer.trainable_variables:
                 index = paths.get(id(variable))
                 if index is not None and grads[index] is not None:
-                    weight = keras.ops.convert_to_numpy(variable).astype(np.float64)
-                    out[variable.name] = weight * grads[index]
+                    weight = as_numpy(variable).astype(np.float64)
+                    out[_relative_path(layer, variable)] = weight * grads[index]
             return out
 
         for group in groups:
@@ -163,7 +175,7 @@ def _norm_sums(graph: ChannelGraph, group: Group, product: Any) -> np.ndarray:
     """The ``g * w`` of gamma and beta of every BatchNormalization on the group's channels."""
     total = np.zeros(group.size)
     for layer in graph.model.layers:
-        if not isinstance(layer, L.BatchNormalization) or layer.name not in graph.outputs:
+        if not isinstance(layer, classes(layer).batch_norm) or layer.name not in graph.outputs:
             continue
         layout = graph.outputs[layer.name]
         offset, parts = 0, []
