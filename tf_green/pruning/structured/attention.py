@@ -33,6 +33,8 @@ from tf_green.pruning.structured.nodes import as_numpy, call_arguments, node_inp
 __all__ = [
     "AttentionInputs",
     "attention_inputs",
+    "attention_macs",
+    "attention_terms",
     "head_rows",
     "head_taylor_sums",
     "sliced_attention",
@@ -183,3 +185,107 @@ def sliced_attention(
     kernel = _take(_take(kernel, heads, 0), cout, kernel.ndim - 1)
     result["_output_dense"] = [kernel, *[_take(b, cout, 0) for b in bias]]
     return result
+
+
+def _positions(tensor: Any, axes: Any, name: str, unknown: int | None) -> int:
+    dims = [tensor.shape[a] for a in axes]
+    if any(d is None for d in dims):
+        if unknown is None:
+            raise ValueError(
+                f"layer {name!r} reads a tensor of unknown length {tuple(tensor.shape)}; MACs "
+                "need a model with a fixed input size."
+            )
+        dims = [unknown if d is None else d for d in dims]
+    return int(np.prod(dims, dtype=np.int64))
+
+
+def _parts(layer: Any, node: Any, unknown: int | None) -> dict[str, int] | None:
+    roles = attention_inputs(node)
+    if roles is None:
+        return None
+    query, key = roles.query, roles.key
+    inner = range(1, len(query.shape) - 1)
+    axes = getattr(layer, "_attention_axes", None) or tuple(inner)
+    t_query = _positions(query, inner, layer.name, unknown)
+    t_key = _positions(key, [a % len(key.shape) for a in axes], layer.name, unknown)
+    t_keys = _positions(key, range(1, len(key.shape) - 1), layer.name, unknown)
+    t_value = _positions(roles.value, range(1, len(roles.value.shape) - 1), layer.name, unknown)
+    size = {name: int(np.prod(getattr(layer, name).kernel.shape)) for name, _ in _PROJECTIONS}
+    output = layer._output_dense.kernel.shape
+    heads, value_dim = int(output[0]), int(output[1])
+    key_dim = int(layer._query_dense.kernel.shape[-1])
+    return {
+        "query": t_query * size["_query_dense"],
+        "key": t_keys * size["_key_dense"],
+        "value": t_value * size["_value_dense"],
+        "output": t_query * int(np.prod(output)),
+        "attention": t_query * t_key * heads * (key_dim + value_dim),
+    }
+
+
+def attention_macs(layer: Any, node: Any, unknown: int | None = None) -> int:
+    """Multiply-accumulates of one MultiHeadAttention call, per example.
+
+    The four projections (positions x kernel size) and the attention itself (query
+    positions x key positions x heads x (key_dim + value_dim): the scores and the weighted
+    sum of the values).
+
+    Args:
+        layer: The MultiHeadAttention layer (Keras 3 or tf_keras).
+        node: Its call.
+        unknown: The length to count for an unknown (None) axis; None raises instead.
+
+    Returns:
+        The MACs (0 if the call's query and value cannot be told apart).
+
+    Raises:
+        ValueError: For an axis of unknown length when ``unknown`` is None.
+
+    Example:
+        >>> import keras
+        >>> x = keras.Input((4, 8))
+        >>> layer = keras.layers.MultiHeadAttention(2, 4)
+        >>> _ = layer(x, x)
+        >>> attention_macs(layer, layer._inbound_nodes[0])
+        1280
+    """
+    parts = _parts(layer, node, unknown)
+    return 0 if parts is None else sum(parts.values())
+
+
+def attention_terms(graph: Any, layer: Any, unknown: int | None = None) -> list[tuple]:
+    """The MACs of an analysed attention call as ``(macs, input layout, output layout)`` terms.
+
+    Each term scales with the kept fraction of both layouts (None: not pruned): a projection
+    with its input channels and the kept heads, the output projection with the kept heads
+    and output channels, the attention with the kept heads. Their sum at full width is
+    :func:`attention_macs`.
+
+    Args:
+        graph: The :class:`~tf_green.pruning.structured.graph.ChannelGraph`.
+        layer: One of its MultiHeadAttention layers (a key of ``graph.heads``).
+        unknown: As in :func:`attention_macs`.
+
+    Returns:
+        The terms.
+
+    Example:
+        >>> import keras
+        >>> from tf_green.pruning.structured.graph import analyse
+        >>> x = keras.Input((4, 8))
+        >>> y = keras.layers.MultiHeadAttention(2, 4, name="mha")(x, x)
+        >>> graph = analyse(keras.Model(x, keras.layers.Dense(2)(y)))
+        >>> sum(m for m, _, _ in attention_terms(graph, graph.model.get_layer("mha")))
+        1280
+    """
+    parts = _parts(layer, layer._inbound_nodes[0], unknown) or {}
+    query, value, key = graph.inputs[layer.name]
+    heads, out = graph.heads[layer.name], graph.outputs[layer.name]
+    layouts = {
+        "query": (query, heads),
+        "key": (key, heads),
+        "value": (value, heads),
+        "output": (heads, out),
+        "attention": (heads, None),
+    }
+    return [(parts[name], *layouts[name]) for name in parts]
