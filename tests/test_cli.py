@@ -1,9 +1,14 @@
+"""The tf-green command: usage errors, each sub-command on a Keras 3 model file (the default
+engine), a tf_keras .h5 file (tf_keras path, named so in its test), and the demo recipes."""
+
+import keras
 import numpy as np
 import pytest
 
 from tf_green import cli, models
-from tf_green._keras import keras
 from tf_green.demo_recipes import demo_recipe
+from tf_green.engine import engine_of, tf_keras
+from tf_green.recipe import parse_recipe
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +23,7 @@ def small_data(tmp_path_factory, digits_data):
 def saved_model(tmp_path_factory, small_data):
     with np.load(small_data) as d:
         x, y = d["x_train"], d["y_train"]
-    model = models.cnn(width=4)
+    model = models.cnn(width=4, engine="keras3")
     model.compile(
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -91,10 +96,12 @@ def test_recipe_errors_name_the_line(capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_lambda_model_is_refused_unless_unsafe(capsys, tmp_path, small_data):
-    inputs = keras.Input((8, 8, 1))
-    h = keras.layers.Lambda(lambda t: t * 1.0, name="code")(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(h)))
+def test_tf_keras_lambda_model_is_refused_unless_unsafe(capsys, tmp_path, small_data):
+    # tf_keras path: a tf_keras .h5 file is loaded and exported by its own engine.
+    k2 = tf_keras()
+    inputs = k2.Input((8, 8, 1))
+    h = k2.layers.Lambda(lambda t: t * 1.0, name="code")(inputs)
+    model = k2.Model(inputs, k2.layers.Dense(10)(k2.layers.Flatten()(h)))
     path = tmp_path / "lambda.h5"
     model.save(path)
     code, _, err = run(
@@ -133,7 +140,8 @@ def test_prune_export_bench_and_rerun_recipe(capsys, tmp_path, saved_model, smal
     )
     assert code == 0, out
     pruned = tmp_path / "p" / "base_pruned.keras"
-    zeros = np.mean(keras.models.load_model(pruned).get_layer("conv2").kernel.numpy() == 0)
+    loaded = keras.models.load_model(pruned)  # a Keras 3 file in, a Keras 3 file out
+    zeros = np.mean(loaded.get_layer("conv2").kernel.numpy() == 0)
     assert zeros == pytest.approx(0.5, abs=0.02)
     code, _, _ = run(
         capsys,
@@ -169,7 +177,7 @@ def test_prune_export_bench_and_rerun_recipe(capsys, tmp_path, saved_model, smal
 @pytest.mark.slow
 def test_distill_command(capsys, tmp_path, saved_model, small_data):
     student = tmp_path / "student.keras"
-    models.cnn(width=2).save(student)
+    models.cnn(width=2, engine="keras3").save(student)
     code, _, err = run(
         capsys,
         "distill",
@@ -186,12 +194,23 @@ def test_distill_command(capsys, tmp_path, saved_model, small_data):
     )
     assert code == 0, err
     distilled = keras.models.load_model(tmp_path / "d" / "student_distilled.keras")
-    assert distilled.count_params() == models.cnn(width=2).count_params()
+    assert engine_of(distilled) == "keras3"
+    assert distilled.count_params() == models.cnn(width=2, engine="keras3").count_params()
+
+
+def test_demo_runs_on_keras3_by_default_and_on_tf_keras_when_asked():
+    parser = cli.build_parser()
+    for task in ("digits", "slm"):
+        args = parser.parse_args(["demo", "--task", task])
+        assert args.engine == "keras3"
+        assert parse_recipe(cli._recipe_for(args)).engine == "keras3"
+        args = parser.parse_args(["demo", "--task", task, "--engine", "tf_keras"])
+        assert parse_recipe(cli._recipe_for(args)).engine == "tf_keras"
+    assert parser.parse_args(["run", "r.yaml"]).engine is None  # the recipe's key decides
+    assert parser.parse_args(["run", "r.yaml", "--engine", "tf_keras"]).engine == "tf_keras"
 
 
 def test_demo_recipes_are_valid_and_quick_is_smaller():
-    from tf_green.recipe import parse_recipe
-
     for task in ("digits", "slm"):
         full = parse_recipe(demo_recipe(task))
         quick = parse_recipe(demo_recipe(task, quick=True))

@@ -1,5 +1,8 @@
 """The command line's results and failures: summary tables, compiled saves, clear errors,
-interrupts, staging folders, the export default and a quiet console script."""
+interrupts, staging folders, the export default and a quiet console script.
+
+The model file is a Keras 3 one (the default engine); the Lambda test's .h5 is tf_keras.
+"""
 
 import configparser
 import os
@@ -8,11 +11,12 @@ import signal
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 from tf_green import cli, models, workflow_staging, workflow_steps
-from tf_green._keras import keras
+from tf_green.engine import tf_keras
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -24,7 +28,7 @@ def small(tmp_path_factory, digits_data):
     data = folder / "small.npz"
     np.savez(data, x_train=x[:200], y_train=y[:200], x_val=xv[:80], y_val=yv[:80])
     keras.utils.set_random_seed(0)
-    model = models.compile_classifier(models.cnn(width=4))
+    model = models.compile_classifier(models.cnn(width=4, engine="keras3"))
     model.fit(x[:200], y[:200], epochs=3, verbose=0)
     path = folder / "base.keras"
     model.save(path)
@@ -48,9 +52,10 @@ def test_export_without_quantization_writes_int8(capsys, tmp_path, small):
 
 def test_run_takes_unsafe_deserialization_from_the_command_line_only(capsys, tmp_path, small):
     data, _, _, _ = small
-    inputs = keras.Input((8, 8, 1))
-    h = keras.layers.Lambda(lambda t: t * 1.0, name="code")(inputs)
-    lam = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(h)))
+    k2 = tf_keras()  # tf_keras path: a tf_keras .h5 file with a Lambda layer
+    inputs = k2.Input((8, 8, 1))
+    h = k2.layers.Lambda(lambda t: t * 1.0, name="code")(inputs)
+    lam = k2.Model(inputs, k2.layers.Dense(10)(k2.layers.Flatten()(h)))
     path = tmp_path / "lambda.h5"
     lam.save(path)
     recipe = tmp_path / "r.yaml"

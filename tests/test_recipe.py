@@ -141,9 +141,10 @@ def test_an_old_recipe_asking_for_safe_loading_still_parses():
 
 
 def test_engine_key_is_checked_and_kept():
-    assert rc.parse_recipe(GOOD).engine == "tf_keras"
-    recipe = rc.parse_recipe("engine: keras3\n" + GOOD)
-    assert recipe.engine == "keras3"
-    assert rc.parse_recipe(rc.dump_recipe(recipe)).engine == "keras3"
+    assert rc.parse_recipe(GOOD).engine == "keras3"  # the default: Keras 3
+    assert rc.Recipe(task="digits", data="digits", seed=0).engine == "keras3"
+    recipe = rc.parse_recipe("engine: tf_keras\n" + GOOD)
+    assert recipe.engine == "tf_keras"
+    assert rc.parse_recipe(rc.dump_recipe(recipe)).engine == "tf_keras"
     with pytest.raises(ValueError, match=r"'engine' must be one of \['keras3', 'tf_keras'\]"):
         rc.parse_recipe("engine: keras2\n" + GOOD)

@@ -3,6 +3,10 @@
 Every command builds a recipe (see :mod:`tf_green.recipe`), runs it into ``--out`` and writes
 the recipe it ran there too, so each run can be reviewed and repeated with ``tf-green run``.
 
+Models are built on Keras 3 by default (``demo --engine tf_keras`` and ``run --engine
+tf_keras``, or the recipe key ``engine: tf_keras``, build them on tf_keras + TFMOT); a model
+file given to ``prune``, ``distill``, ``export`` or ``bench`` keeps the engine of its file.
+
 Every command ends with a short before/after table (metric on the validation data, sparsity,
 size) of the models it loaded and made, so a failed compression shows as such.
 
@@ -14,6 +18,7 @@ file, data that does not fit the model, bad recipe), printed as one ``tf-green: 
 
 Example:
     $ tf-green demo --quick
+    $ tf-green demo --quick --engine tf_keras
     $ tf-green prune runs/demo-*/teacher.keras --sparsity 0.8 --data digits
     $ tf-green run runs/demo-20261128-101500/recipe.yaml --out runs/again
 """
@@ -108,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--task", choices=["digits", "slm"], default="digits", help="digits CNN or the SLM"
     )
-    _engine(demo, "tf_keras", "the Keras the models are built with (default tf_keras)")
+    _engine(demo, "keras3", "the Keras the models are built with (default keras3; tf_keras: TFMOT)")
     _common(demo)
 
     prune = commands.add_parser("prune", help="prune a saved model and fine-tune it")

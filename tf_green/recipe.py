@@ -5,6 +5,7 @@ mapping from a step name to its arguments::
 
     data: digits
     seed: 0
+    engine: keras3      # the default; tf_keras builds tf_keras models and prunes with TFMOT
     steps:
       - train: {name: teacher, width: 128, epochs: 15}
       - prune: {name: pruned, source: teacher, sparsities: [0.5, 0.7, 0.8, 0.9]}
@@ -50,20 +51,21 @@ _TOP_LEVEL = {
     "data": "digits",
     "data_options": {},
     "seed": 0,
-    "engine": "tf_keras",
+    "engine": "keras3",
     "steps": REQUIRED,
 }
 
-#: The engines a recipe can run on: ``"keras3"`` (the ``keras`` package, on its configured
-#: backend) or ``"tf_keras"`` (tf_keras + TFMOT).
+#: The engines a recipe can run on: ``"keras3"`` (the default: the ``keras`` package, on its
+#: configured backend) or ``"tf_keras"`` (tf_keras + TFMOT).
 ENGINES = ("keras3", "tf_keras")
 
 #: Each step's keys and defaults; ``REQUIRED`` marks keys without a default. A default's
 #: type is the type the key must have (ints are accepted where floats are expected; a single
 #: value where a list is expected). ``prune`` with a non-empty ``sparsities`` list runs
 #: ``tg.pruning.iterative`` (``epochs`` per step) and ignores ``sparsity``. ``distill`` builds
-#: the student from ``model``/``width``/``d_model``... unless ``student`` names a model made by
-#: an earlier step, whose architecture is then copied with fresh weights.
+#: the student from ``model``/``width``/``d_model``... (for the teacher's engine) unless
+#: ``student`` names a model made by an earlier step, whose architecture is then copied with
+#: fresh weights.
 STEP_SPECS: dict[str, dict[str, Any]] = {
     "train": {
         "name": REQUIRED,
@@ -158,8 +160,9 @@ class Recipe:
         task: The task name (``"digits"``).
         data: The data spec (``"digits"``, ``"python_docs"`` or an ``.npz`` path).
         seed: The random seed of the run.
-        engine: The Keras the recipe's ``train`` and ``distill`` steps build models with
-            (:data:`ENGINES`); loaded models keep the engine of their file.
+        engine: The Keras the recipe's ``train`` steps build models with (:data:`ENGINES`,
+            default ``"keras3"``); loaded models keep the engine of their file, and a
+            ``distill`` step builds its student for its teacher's engine.
         data_options: Keyword arguments of :func:`tf_green.loading.load_data`
             (``seq_len``, ``max_chars`` for ``"python_docs"``).
         steps: The steps, in order.
@@ -174,7 +177,7 @@ class Recipe:
     seed: int
     steps: tuple[Step, ...] = field(default_factory=tuple)
     data_options: dict[str, Any] = field(default_factory=dict)
-    engine: str = "tf_keras"
+    engine: str = "keras3"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the recipe as plain data, the form :func:`dump_recipe` writes."""
@@ -353,7 +356,7 @@ def parse_recipe(source: str | pathlib.Path | dict) -> Recipe:
     if not spec:
         raise ValueError("recipe top level: 'data' must name a data set or an .npz file.")
     options = _check_options(data.get("data_options") or {})
-    engine = _check_value("top level", "engine", data.get("engine", "tf_keras"), "")
+    engine = _check_value("top level", "engine", data.get("engine", "keras3"), "")
     if engine not in ENGINES:
         raise ValueError(
             f"recipe top level: 'engine' must be one of {list(ENGINES)}, got {engine!r}."

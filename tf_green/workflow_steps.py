@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tf_green import loading, models, pruning
-from tf_green._engine import keras_named, keras_of
+from tf_green._engine import engine_of, keras_named, keras_of
 from tf_green._engine.models import compile_like, copy_model, is_compiled
 from tf_green.bench import Bench, EnergyMeter, Targets
 from tf_green.datasets import python_docs_vocabulary
@@ -48,7 +48,7 @@ class Context:
     progress: Progress
     energy: bool
     unsafe_deserialization: bool = False
-    engine: str = "tf_keras"
+    engine: str = "keras3"
     models: dict[str, Any] = field(default_factory=dict)
     tflite: dict[str, pathlib.Path] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
@@ -231,7 +231,8 @@ def _distill(ctx: Context, step: Step) -> None:
         template = ctx.model(a["student"], step, "student")
         student = keras_of(template).models.clone_model(template)
     else:
-        student = _build(a, x, teacher.output_shape[-1], step, ctx.engine)
+        # The student is built for the teacher's engine: a loaded teacher keeps its file's.
+        student = _build(a, x, teacher.output_shape[-1], step, engine_of(teacher))
     ctx.say(f"distill {a['name']}: {teacher.count_params():,} -> {student.count_params():,} params")
     model, joules = _metered(
         ctx,
@@ -309,7 +310,7 @@ def _bench(ctx: Context, step: Step) -> None:
         metric=a["metric"],
         baseline=baseline,
         targets=targets,
-        energy=a["energy"],
+        energy=a["energy"] and ctx.energy,  # run_recipe(energy=False) skips all metering
         repeats=a["repeats"],
         energy_window_s=a["energy_window_s"],
     )
