@@ -134,7 +134,7 @@ def head_taylor_sums(layer: Any, product: dict[str, np.ndarray]) -> np.ndarray:
         >>> head_taylor_sums(layer, {"query/kernel": np.ones((8, 2, 4))}).tolist()
         [32.0, 32.0]
     """
-    total = np.zeros(int(layer.num_heads))
+    total = np.zeros(int(layer._query_dense.kernel.shape[1]))
     for path, values in product.items():
         sub, _, kind = path.rpartition("/")
         sub = sub.rsplit("/", 1)[-1]

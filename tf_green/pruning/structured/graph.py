@@ -218,15 +218,25 @@ def _join(builder: _Builder, layouts: list[Layout], widths: list[int]) -> Layout
     return first
 
 
+def _num_heads(layer: Any) -> int:
+    return int(layer._query_dense.kernel.shape[1])  # (channels, heads, key_dim), both engines
+
+
 def _check_model(model: Any, exclude: tuple[str, ...] | list[str]) -> None:
     engine = engine_of(model)  # TypeError for what is not a Keras 3 or tf_keras model
     if not is_graph_model(model):
+        alternative = (
+            "Use unstructured pruning, `tg.prune(model, x, y, ...)`, which works on subclassed "
+            "Keras 3 models, or build the model functionally."
+            if engine == "keras3"
+            else "Use unstructured pruning instead: `tg.prune` on its inner Sequential/functional "
+            "parts (e.g. tg.prune(model.backbone, ...)), or on a Keras 3 version of the model "
+            "(tg.prune works on subclassed Keras 3 models); or build the model functionally."
+        )
         raise TypeError(
             f"`model` is a subclassed {'Keras 3' if engine == 'keras3' else 'tf_keras'} model "
             f"({type(model).__name__}): structured pruning needs a layer graph (Sequential or "
-            "functional) to know which channels depend on each other. Use unstructured "
-            "pruning, `tg.prune(model, x, y, ...)`, which works on subclassed models, or build "
-            "the model functionally."
+            f"functional) to know which channels depend on each other. {alternative}"
         )
     if not model.built or not getattr(model, "outputs", None):
         raise ValueError("`model` is not built: give it an Input (or call build) first.")
@@ -265,7 +275,7 @@ class _Analysis:
         for tensor in roles.others:  # masks: their last axis is not a channel axis
             self.builder.mark(self.builder.blocked, self.layouts[tensor_key(tensor)], reason)
         self.inputs[layer.name] = [query, value, key]
-        self.heads[layer.name] = self.new(int(layer.num_heads), producer=layer)
+        self.heads[layer.name] = self.new(_num_heads(layer), producer=layer)
         if getattr(layer, "_output_shape", None) is None and query.width == width:
             return query  # the output has the query's width: pruned with it
         return self.new(width, protect=f"the output of {reason} (its output_shape is fixed)")
