@@ -4,7 +4,7 @@
 * :func:`iterative`: prune -> fine-tune -> evaluate at rising sparsities within a budget.
 * :func:`wrap` / :func:`callbacks` / :func:`strip`: the same pieces for your own ``fit``.
 * :func:`sparsity_report`: zeros per weight tensor, m:n pattern check, a total row.
-* :func:`shrink`: structured pruning (Keras 3): whole channels and units removed, a smaller
+* :func:`shrink`: structured pruning: whole channels, units and heads removed, a smaller
   model that really does less arithmetic (:mod:`tf_green.pruning.structured`).
 
 Each call dispatches on the model it is given (:func:`tf_green._engine.engine_of`): a
@@ -357,10 +357,11 @@ def sparsity_report(model: Any, structure: str | tuple[int, int] = "2:4") -> Any
 def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
     """Remove whole channels and units and rebuild a smaller Keras 3 model (structured pruning).
 
-    See :func:`tf_green.pruning.structured.shrink`; tf_keras models are not supported yet.
+    See :func:`tf_green.pruning.structured.shrink`; a tf_keras functional model is pruned
+    once (no fine-tuning data) into a smaller tf_keras model.
 
     Args:
-        model: A built Keras 3 Sequential or functional model; not changed.
+        model: A built Keras 3 (or tf_keras) Sequential or functional model; not changed.
         ratio: The fraction of channels to remove, one number or ``{layer_name: ratio}``
             (0.5 when no ``macs=`` target is given).
         *args: ``x, y`` (training data for fine-tuning between steps).
@@ -371,7 +372,8 @@ def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
         ``(smaller_model, report)``: the rebuilt model and a per-layer DataFrame.
 
     Raises:
-        TypeError: If ``model`` is not a Keras 3 functional or Sequential model.
+        TypeError: If ``model`` is not a functional or Sequential model (subclassed: use
+            :func:`prune`).
         ValueError: On a ratio outside ``[0, 1)`` or a graph the analysis cannot prune.
 
     Example:
@@ -382,13 +384,10 @@ def shrink(model: Any, ratio: Any = None, *args: Any, **kwargs: Any) -> Any:
         >>> small.layers[0].filters
         4
     """
-    if engine_of(model) != "keras3":
-        raise TypeError(
-            "`model` is a tf_keras model; tg.pruning.shrink (structured pruning) works on Keras "
-            "3 models for now. Rebuild the architecture with `import keras` and copy the "
-            "weights (`new.set_weights(old.get_weights())`), or use tg.prune (unstructured)."
-        )
-    require_keras3_backend()
+    if engine_of(model) == "keras3":
+        require_keras3_backend()
+    else:
+        tf_keras_engine()  # a tf_keras model: pruned once into a smaller tf_keras model
     structured = importlib.import_module("tf_green.pruning.structured")
     return structured.shrink(model, ratio, *args, **kwargs)
 

@@ -233,7 +233,7 @@ def test_mobilenet_v2_shrinks_exactly_and_runs():
     assert report.loc["predictions", "channels_after"] == 1000
 
 
-def test_public_shrink_dispatches_and_refuses_tf_keras_models():
+def test_public_shrink_dispatches_on_the_engine():
     import tf_green as tg
     from tf_green import models
 
@@ -243,5 +243,8 @@ def test_public_shrink_dispatches_and_refuses_tf_keras_models():
     )  # fmt: skip
     small, report = tg.pruning.shrink(model, 0.5)
     assert small.layers[0].filters == 4 and len(report)
-    with pytest.raises(TypeError, match=r"tf_keras model; tg\.pruning\.shrink"):
-        tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5)
+    tf_keras_small, _ = tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5)  # pruned once
+    assert tg.engine.engine_of(tf_keras_small) == "tf_keras"
+    assert tf_keras_small.get_layer("dense1").units == 4
+    with pytest.raises(TypeError, match=r"tf_keras model: it is pruned once.*Keras 3"):
+        tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5, np.zeros((4, 64)), np.zeros(4))

@@ -78,7 +78,8 @@ def shrink(
     once (a latency target: until measured), and you fine-tune the result yourself.
 
     Args:
-        model: A built Keras 3 Sequential or functional model; not changed.
+        model: A built Keras 3 Sequential or functional model, or a tf_keras one (pruned
+            once: no `x`, no `latency`, returned as a tf_keras model); not changed.
         ratio: The fraction of channels to remove in ``[0, 1)``: one number for every
             prunable layer, or ``{layer_name: ratio}`` for chosen Conv/Dense layers (layers
             joined by an ``Add`` share one ratio). Default 0.5 when ``macs`` is not given.
@@ -129,7 +130,8 @@ def shrink(
         latency.
 
     Raises:
-        TypeError: For a non-Keras 3 or subclassed model (use ``tg.prune`` there), or a
+        TypeError: For a non-Keras or subclassed model (use ``tg.prune`` there), data or a
+            latency target with a tf_keras model, or a
             ratio, ``macs`` or ``latency`` that is not a number.
         ValueError: For a ratio outside ``[0, 1)``, ``macs`` outside ``(0, 1]`` or
             ``latency`` outside ``(0, 1)`` (or two of them given), a MACs target the graph
@@ -149,10 +151,11 @@ def shrink(
         >>> report.attrs["macs_after"] <= 0.5 * report.attrs["macs_before"]
         True
     """
-    if engine_of(model) != "keras3":
+    if engine_of(model) == "tf_keras" and (x is not None or latency is not None):
         raise TypeError(
-            "`model` is a tf_keras model; structured pruning works on Keras 3 models for now "
-            "(tf_keras support comes later). Use tg.prune for unstructured pruning."
+            "`model` is a tf_keras model: it is pruned once (no x/y, a `ratio` or `macs` "
+            "target) into a smaller tf_keras model; fine-tuning between steps and the latency "
+            "target run on Keras 3 models. Prune once and `fit` the result yourself."
         )
     if criterion not in CRITERIA:
         raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")

@@ -26,18 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
 
+from tf_green.pruning.structured.attention import attention_terms
 from tf_green.pruning.structured.graph import ChannelGraph, Group
 from tf_green.pruning.structured.importance import keep_count
+from tf_green.pruning.structured.layer_kinds import classes
 from tf_green.pruning.structured.report import layer_macs
 
 __all__ = ["MacsCounter", "estimate_macs", "kept_counts", "prunable_groups", "ratio_for_macs"]
-
-L = keras.layers
-_SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
-_DEPTHWISE = (L.DepthwiseConv1D, L.DepthwiseConv2D)
 
 
 def prunable_groups(graph: ChannelGraph) -> list[Group]:
@@ -102,12 +99,16 @@ class MacsCounter:
         self._find = graph.find
         for name, macs in layer_macs(graph.model).items():
             layer = graph.model.get_layer(name)
+            if name in graph.heads:  # attention: projections x heads, heads x output
+                for part, a, b in attention_terms(graph, layer):
+                    self._terms.append((float(part), self._segments(a), self._segments(b)))
+                continue
             ins = graph.inputs.get(name) or []
             segments_in = self._segments(ins[0]) if ins else ()
             segments_out = self._segments(graph.outputs[name]) if name in graph.outputs else ()
-            if isinstance(layer, _DEPTHWISE):
+            if isinstance(layer, classes(layer).depthwise):
                 self._terms.append((float(macs), segments_in, ()))
-            elif isinstance(layer, _SEPARABLE):
+            elif isinstance(layer, classes(layer).separable):
                 depthwise = float(np.prod(layer.depthwise_kernel.shape))
                 pointwise = float(np.prod(layer.pointwise_kernel.shape))
                 share = depthwise / (depthwise + pointwise)
@@ -117,6 +118,8 @@ class MacsCounter:
                 self._terms.append((float(macs), segments_in, segments_out))
 
     def _segments(self, layout: Any) -> tuple[tuple[int, int], ...]:
+        if layout is None:
+            return ()
         return tuple((self._find(atom), size) for atom, size in layout.segments)
 
     @staticmethod
