@@ -11,6 +11,7 @@ from tf_green.quantization.tflite_decoder import (
     TFLiteDecoder,
     export_decoder,
     has_decode_signatures,
+    signature_ops,
 )
 
 
@@ -39,13 +40,33 @@ def test_export_has_prefill_and_decode_signatures_with_cache_tensors(exported):
     assert path.read_bytes() == content and has_decode_signatures(path)
     interpreter = Interpreter(model_content=content)
     signatures = interpreter.get_signature_list()
-    assert sorted(signatures["decode"]["inputs"]) == ["input_pos", "k_cache", "token", "v_cache"]
-    assert sorted(signatures["decode"]["outputs"]) == ["k_cache", "logits", "v_cache"]
-    assert sorted(signatures["prefill"]["outputs"]) == ["k_cache", "logits", "v_cache"]
-    cache = interpreter.get_signature_runner("decode").get_input_details()["k_cache"]
-    assert list(cache["shape"]) == [2, 1, 16, 2, 8]  # layers, batch, seq_len, heads, head_dim
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert sorted(signatures["decode"]["inputs"]) == ["input_pos", "kv_cache", "token"]
+    assert sorted(signatures["decode"]["outputs"]) == ["kv_cache", "logits"]
+    assert sorted(signatures["prefill"]["outputs"]) == ["kv_cache", "logits"]
+    cache = interpreter.get_signature_runner("decode").get_input_details()["kv_cache"]
+    assert list(cache["shape"]) == [4, 2, 16, 8]  # 2 x layers, heads, seq_len, head_dim
+    ops = {op for names in signature_ops(content).values() for op in names}
     assert not any("FLEX" in op or "CUSTOM" in op for op in ops)
+
+
+def test_decode_step_is_few_big_ops_in_one_xnnpack_partition(exported):
+    """Issue #16: ~112 small ops (per-head reshapes, per-layer cache rewrites) made a LiteRT
+    step cost most of a 64-token forward; now all heads share one BATCH_MATMUL, LayerNorm
+    folds into 4 ops, and the cache is written once per step."""
+    ops = signature_ops(exported[0])["decode"]
+    layers = 2
+    assert len(ops) <= 33 * layers, ops  # 65 for 2 layers (the old graph had 112)
+    assert ops.count("BATCH_MATMUL") == 2 * layers  # scores and mix, all heads at once
+    assert ops.count("FULLY_CONNECTED") == 4 * layers + 1  # q/k/v fused; ff1, ff2, out; logits
+    assert ops.count("SELECT_V2") == 2  # the mask, and the one cache write
+    for absent in ("TRANSPOSE", "STRIDED_SLICE", "SHAPE", "PACK", "SQUARED_DIFFERENCE"):
+        assert absent not in ops, absent
+    # decode is the primary subgraph: after XNNPACK, every op between the embedding
+    # lookups/mask and the cache write is one delegate partition
+    interpreter = Interpreter(model_content=exported[0], num_threads=1)
+    interpreter.allocate_tensors()
+    nodes = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert nodes.count("DELEGATE") == 1, nodes
 
 
 def test_litert_cached_greedy_equals_uncached_and_keras(lm, corpus, exported):
@@ -79,6 +100,18 @@ def test_keras3_lm_exports_dynamic_range_and_generates(corpus):
     reference = np.asarray(lm3(np.array([ids], np.int32)))[0, -1]
     assert np.max(np.abs(decoder.prefill(ids)[0] - reference)) < 0.1  # int8 weights
     assert len(generate(decoder, "if ", 5, vocab=corpus.vocab, seed=0)) == 5
+
+
+def test_a_layernorm_with_its_own_epsilon_folds_exactly(corpus):
+    lm = models.tiny_lm(len(corpus.vocab), 16, 1, 2, seq_len=8)
+    norms = [layer for layer in lm.layers if "LayerNormalization" in type(layer).__name__]
+    norms[1].epsilon = 0.5  # ln2 of the block: not the stream's epsilon (the largest is)
+    norms[0].epsilon = 1e-6
+    decoder = TFLiteDecoder(export_decoder(lm))  # the export checks itself against lm
+    ids = [5, 3, 9]
+    _, state = decoder.prefill(ids[:2])
+    reference = lm(np.array([ids], np.int32)).numpy()[0, -1]
+    np.testing.assert_allclose(decoder.decode(ids[2], 2, state)[0], reference, atol=1e-4)
 
 
 def test_bad_exports_and_runners_are_refused(lm):
