@@ -15,7 +15,11 @@ backends and in a user's own ``GradientTape`` loop:
 
 The masks are updated (from the weights' magnitudes, per the schedule) between steps by
 :class:`tf_green.pruning.keras3.fit_callbacks.UpdatePruningStep`, at most every ``frequency``
-steps, so most steps pay only one multiply per pruned tensor.
+steps, so most steps pay only one multiply per pruned tensor. A large float32 weight gets its
+new mask on the device from :mod:`tf_green.pruning.keras3.graph_masks` (one compiled
+function, the weights never copied to the host); a small one, or another dtype, from the
+numpy reference :mod:`tf_green.pruning.keras3.masks` (see ``graph_masks.on_device``); both
+give the same masks.
 
 Example:
     >>> import keras
@@ -38,7 +42,8 @@ import keras
 import numpy as np
 
 from tf_green._engine import require_keras3_backend
-from tf_green.pruning.keras3.masks import magnitude_mask, mn_mask
+from tf_green.pruning.keras3 import graph_masks
+from tf_green.pruning.keras3.masks import kept_count, magnitude_mask, mn_mask
 from tf_green.pruning.schedule_math import PruningSchedule
 
 __all__ = [
@@ -277,6 +282,9 @@ def update_masks(model: Any, state: PruningState, step: int) -> bool:
     if sync is not None:
         sync()  # JAX: bring the jitted step's state back into the variables first
     for entry in due:
+        if graph_masks.on_device(entry.variable.dtype, int(np.prod(entry.variable.shape))):
+            _update_on_device(entry, state.m_by_n, step)
+            continue
         weights = keras.ops.convert_to_numpy(entry.variable)
         if state.m_by_n is not None:
             mask = mn_mask(weights, state.m_by_n)
@@ -285,6 +293,18 @@ def update_masks(model: Any, state: PruningState, step: int) -> bool:
         entry.mask.assign(mask.astype(weights.dtype, copy=False))
         entry.variable.assign(weights * mask)
     return True
+
+
+def _update_on_device(entry: MaskedWeight, m_by_n: tuple[int, int] | None, step: int) -> None:
+    """The numpy path's update, by :mod:`graph_masks` (same masks; weights stay on device)."""
+    weights = entry.variable.value
+    if m_by_n is not None:
+        mask = graph_masks.mn_mask(weights, m_by_n)
+    else:
+        size = int(np.prod(entry.variable.shape))
+        mask = graph_masks.magnitude_mask(weights, kept_count(size, entry.schedule.sparsity(step)))
+    entry.mask.assign(mask)
+    entry.variable.assign(weights * mask)
 
 
 def masked_values(model: Any) -> dict[int, np.ndarray]:
