@@ -83,8 +83,9 @@ def test_round_to_one_is_the_uniform_ratio():
 
 
 def test_step_downs_cut_where_a_step_saves_most_macs():
-    """At 40% the snapped widths (16/16/48/48/96) do too many MACs; the next cut is the one
-    that saves the most MACs per fraction of a layer removed, and the total is in target."""
+    """At 40% the snapped widths (16/16/48/48/80: 20 -> 16, 40 -> 48 on a tie, 80) do 41% of
+    the MACs. Of the single steps that reach the target (conv3 or conv4 48->32, conv6
+    80->64), the one landing closest below it wins: conv6, not a 16x16 layer."""
     model = _reference_cnn()
     graph = analyse(model)
     counter = MacsCounter(graph)
@@ -93,9 +94,8 @@ def test_step_downs_cut_where_a_step_saves_most_macs():
     assert counter.total(counts) <= target
     widths = by_name(graph, counts)
     assert all(w % 16 == 0 for w in widths.values())
-    # Each one-step-wider alternative of a cut layer would break the target (no waste),
-    # unless the snap already put it there.
-    assert widths == {"conv0": 16, "conv1": 16, "conv3": 48, "conv4": 32, "conv6": 80}
+    assert widths == {"conv0": 16, "conv1": 16, "conv3": 48, "conv4": 48, "conv6": 64}
+    assert counter.total(counts) > 0.39 * counter.total({})  # not cut far below the target
     assert counter.total(counts) == pytest.approx(
         sum(layer_macs(shrink(model, macs=0.4)[0]).values())
     )

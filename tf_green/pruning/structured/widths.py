@@ -19,8 +19,10 @@ always keep all its channels, even when that width is not a multiple.
    group an ideal kept count;
 2. each ideal count is snapped to the *nearest* allowed width (ties go up);
 3. while the total is above the target, one group steps down to its next allowed width:
-   the group that saves the most MACs per fraction of its original channels removed (the
-   uniform rule's measure of harm); ties go to the group first in model order.
+   if some single step reaches the target, the one that lands closest below it (the least
+   overshoot); otherwise the step that saves the most MACs per fraction of its group's
+   original channels removed (the uniform rule's measure of harm). Ties go to the group
+   first in model order.
 
 So the layers that are cut harder than the uniform ratio are those where a step saves the
 most arithmetic, and the result does at most the target's MACs. Snapping down can leave it
@@ -236,17 +238,19 @@ def allocate(
     total = counter.total(counts)
     original = {g.root: _original_size(g, sizes) for g in groups}
     while total > target:
-        best, best_gain, best_total = None, -1.0, total
+        best, best_key, best_total = None, None, total
         for group in groups:
             ladder, width = ladders[group.root], counts[group.root]
             step = ladder.index(width)
             if step == 0:
                 continue
-            trial = {**counts, group.root: ladder[step - 1]}
-            after = counter.total(trial)
+            after = counter.total({**counts, group.root: ladder[step - 1]})
             gain = (total - after) / ((width - ladder[step - 1]) / original[group.root])
-            if gain > best_gain:
-                best, best_gain, best_total = group.root, gain, after
+            # A step that reaches the target: the one that overshoots least (highest total)
+            # wins over any that does not; otherwise the most MACs per fraction removed.
+            key = (after <= target, after if after <= target else gain)
+            if best_key is None or key > best_key:
+                best, best_key, best_total = group.root, key, after
         if best is None:  # pragma: no cover - the `lowest` check above makes this unreachable
             raise RuntimeError("internal error: no group can step down; please report it.")
         counts[best] = ladders[best][ladders[best].index(counts[best]) - 1]
