@@ -1,21 +1,28 @@
-"""Structured pruning benchmark (issue #18): fewer MACs, real LiteRT latency, accuracy kept.
+"""Structured pruning benchmark (issue #18): fewer MACs, real LiteRT latency, energy, accuracy.
 
-Two Keras 3 models on the embedded digits data, each pruned with
-``tg.pruning.shrink(model, None, x, y, macs=..., steps=2, ...)`` (channels removed in two
-steps with fine-tuning between them) and exported to LiteRT float32 and INT8:
+Keras 3 models on the embedded digits data, pruned with ``tg.pruning.shrink`` in two steps
+with fine-tuning between them, with the default hardware-aware widths (``round_to="auto"``:
+multiples of 16 channels for layers of 32 or more, chosen by the MACs allocation of
+``tf_green.pruning.structured.widths``), and exported with ``tg.to_tflite`` to float32 and to
+INT8 (``quantization="int8", int8_io=True``):
 
 * the compute-bound reference CNN of ``benchmarks/export.py`` (digits upsampled 4x to 32x32,
   3x3 convs 32-32-pool-64-64-pool-128, GAP, Dense), rebuilt here in Keras 3 with the same
-  layers and names, at 50% of its MACs: float32 batch-1 latency >= 1.7x faster and
-  accuracy within 1 point of the unpruned model; INT8 measured beside it;
+  layers and names, at 50% of its MACs (``macs=0.5``): float32 batch-1 latency >= 1.7x
+  faster and accuracy within 1 point of the unpruned model; INT8 measured beside it;
+* the same trained CNN with a *measured* latency target (``latency=0.5``: half the
+  unpruned float32 LiteRT batch-1 latency), the report's latency per step;
 * a ResNet-style model of our own (digits upsampled to 16x16, three stages of residual
   blocks with BatchNormalization and ``Add`` skips, 1x1 projection shortcuts) at 60% of its
   MACs (40% fewer): accuracy within 1.5 points.
 
 Latencies: batch 1, one thread, ai-edge-litert ``Interpreter`` (XNNPACK); the variants are
 timed interleaved in rounds (each round times every variant once, ``calls`` invokes each)
-and each speed-up is the median of the per-round ratios. INT8 time: ai-edge-litert 2.3's
-Python API has no op profiler, so the INT8 breakdown is measured by variants: the same
+and each speed-up is the median of the per-round ratios. Energy: ``tg.Bench`` profiles the
+four exports (unpruned/pruned x float32/INT8) with its energy windows (estimated, see the
+caveat) and analytic energy, and its break-even uses the compression energy measured with
+``EnergyMeter`` around pruning + fine-tuning and each conversion. INT8 time: ai-edge-litert
+2.3's Python API has no op profiler, so the INT8 breakdown is measured by variants: the same
 INT8 model with float32 vs int8 I/O (the QUANTIZE/DEQUANTIZE at the I/O), with and without
 the XNNPACK delegate, and the op counts of each graph (ADD at residual joins, pooling).
 
@@ -30,7 +37,6 @@ import argparse
 import collections
 import os
 import statistics
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,11 +45,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras
 import numpy as np
-import tensorflow as tf
 from _results import write_section
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tf_green as tg
+from tf_green.bench import ESTIMATE_CAVEAT, Bench, EnergyMeter
+from tf_green.bench.report import markdown_table
+from tf_green.quantization import TFLiteModel
 
 
 def compute_bound_cnn(filters: int = 32, num_classes: int = 10) -> keras.Model:
@@ -95,25 +103,10 @@ def compiled(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
 
 
 def to_litert(model: keras.Model, int8: bool = False, int8_io: bool = True, calib=None) -> bytes:
-    """Keras 3 -> LiteRT through a batch-1 SavedModel (builtin ops; INT8 fully quantized).
-
-    A local helper until ``tg.to_tflite`` takes Keras 3 models (H-EXPORT, this session).
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        spec = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
-        archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
-        archive.write_out(folder, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        if int8:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([row[None]] for row in calib)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if int8_io:
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
-        return converter.convert()
+    """``tg.to_tflite``: float32, or full INT8 calibrated on ``calib`` (int8 I/O by default)."""
+    if not int8:
+        return tg.to_tflite(model)
+    return tg.to_tflite(model, quantization="int8", representative_data=calib, int8_io=int8_io)
 
 
 class Runner:
@@ -171,23 +164,112 @@ def ratio(per_round: dict, slow: str, fast: str) -> float:
     return statistics.median(a / b for a, b in zip(per_round[slow], per_round[fast], strict=True))
 
 
-def prune_case(model, x, y, xv, yv, macs, epochs, steps, criterion, round_to, ratio=None):
+def prune_case(model, x, y, xv, yv, *, epochs, steps, **target):
+    """``tg.pruning.shrink`` in ``steps`` with fine-tuning, inside an EnergyMeter."""
     start = time.time()
-    small, report = tg.pruning.shrink(
-        model, ratio, x, y, macs=macs, steps=steps, epochs=epochs, validation_data=(xv, yv),
-        criterion=criterion, round_to=round_to,
-    )  # fmt: skip
-    return small, report, time.time() - start
+    with EnergyMeter() as meter:
+        small, report = tg.pruning.shrink(
+            model, None, x, y, steps=steps, epochs=epochs, validation_data=(xv, yv), **target
+        )
+    return small, report, time.time() - start, meter
 
 
-def variants(base, small, x_calib) -> dict[str, bytes]:
-    return {
-        "unpruned float32": to_litert(base),
-        "pruned float32": to_litert(small),
-        "unpruned int8": to_litert(base, int8=True, calib=x_calib),
-        "pruned int8": to_litert(small, int8=True, calib=x_calib),
-        "pruned int8 (float I/O)": to_litert(small, int8=True, int8_io=False, calib=x_calib),
+def variants(base, small, x_calib) -> tuple[dict[str, bytes], dict[str, EnergyMeter]]:
+    """The exports (``tg.to_tflite``) and the energy of each conversion."""
+    plan = {
+        "unpruned float32": (base, {}),
+        "pruned float32": (small, {}),
+        "unpruned int8": (base, {"int8": True}),
+        "pruned int8": (small, {"int8": True}),
+        "pruned int8 (float I/O)": (small, {"int8": True, "int8_io": False}),
     }
+    contents, meters = {}, {}
+    for label, (model, options) in plan.items():
+        with EnergyMeter() as meter:
+            contents[label] = to_litert(model, calib=x_calib, **options)
+        meters[label] = meter
+    return contents, meters
+
+
+BENCHED = ("unpruned float32", "pruned float32", "unpruned int8", "pruned int8")
+
+
+def energy_bench(contents, meters, prune_meter, xv, yv, repeats, window_s) -> dict:
+    """tg.Bench over the four exports: estimated and analytic energy, and break-even."""
+    bench = Bench(xv, yv, energy=True, repeats=repeats, energy_window_s=window_s)
+    for label in BENCHED:
+        bench.add(label, TFLiteModel(contents[label], num_threads=1, name=label))
+    results = bench.run(progress=False)
+    costs = {}
+    for label in BENCHED[1:]:
+        parts = [meters[label]] + ([prune_meter] if label.startswith("pruned") else [])
+        if all(part.available for part in parts):
+            costs[label] = sum(part.energy_j for part in parts)
+    measured = bench.break_even(costs) if costs else None
+    analytic = bench.break_even(costs, basis="analytic") if costs else None
+    return {"results": results, "measured": measured, "analytic": analytic, "costs": costs}
+
+
+def energy_text(meter: EnergyMeter) -> str:
+    if not meter.available:
+        return f"n/a ({meter.method})"
+    return f"{meter.energy_j:.1f} J in {meter.duration_s:.1f} s"
+
+
+def energy_section(case) -> str:
+    energy = case["energy"]
+    frame = energy["results"]
+    lines = [
+        "Energy (`tg.Bench`, the four exports; baseline `unpruned float32`; "
+        f"energy method: {'; '.join(sorted(set(frame['energy_method'])))}):",
+        "",
+        markdown_table(
+            frame,
+            [
+                "name",
+                "metric_value",
+                "flops_per_sample",
+                "latency_ms_p50",
+                "speedup",
+                "energy_j_per_1k",
+                "energy_j_per_1k_min",
+                "energy_j_per_1k_max",
+                "energy_reduction",
+                "analytic_energy_j_per_1k",
+                "analytic_energy_reduction",
+            ],
+        ),
+        "",
+        "Compression energy (EnergyMeter): pruning + fine-tuning "
+        + energy_text(case["prune_meter"])
+        + "; conversions: "
+        + "; ".join(f"{n} {energy_text(m)}" for n, m in case["meters"].items())
+        + ". A pruned export pays for the pruning and its conversion.",
+    ]
+    if energy["measured"] is not None:
+        table = energy["measured"].merge(
+            energy["analytic"][["name", "saved_j_per_1k", "break_even_inferences"]],
+            on="name",
+            suffixes=("_measured", "_analytic"),
+        )
+        lines += [
+            "",
+            "Break-even (inferences until the saved energy repays the compression energy):",
+            "",
+            markdown_table(
+                table,
+                [
+                    "name",
+                    "compression_energy_j",
+                    "saved_j_per_1k_measured",
+                    "break_even_inferences_measured",
+                    "saved_j_per_1k_analytic",
+                    "break_even_inferences_analytic",
+                    "status",
+                ],
+            ),
+        ]
+    return "\n".join(lines)
 
 
 def case_table(name, contents, runners, per_round, accs, report, keras_accs) -> str:
@@ -207,19 +289,30 @@ def case_table(name, contents, runners, per_round, accs, report, keras_accs) -> 
     return "\n".join(lines)
 
 
-def _ratio_text(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{name} {r:g}" for name, r in value.items())
-    return f"{value:.3f}"
+def _widths_text(row) -> str:
+    widths = row.get("widths")
+    if widths is None:
+        return str(row["ratio"])
+    return ", ".join(f"{name} {w}" for name, w in widths.items()) or "(none)"
 
 
 def steps_table(report) -> str:
-    lines = ["| step | ratio | MACs kept | val accuracy after fine-tuning |"]
-    lines.append("|---:|---:|---:|---:|")
+    timed = "latency" in report.attrs["steps"][0]
+    lines = [
+        "| step | channels removed | widths cut to | MACs kept | "
+        + ("measured latency (fraction, ms) | " if timed else "")
+        + "val accuracy after fine-tuning |"
+    ]
+    lines.append("|---:|---:|---|---:|" + ("---:|" if timed else "") + "---:|")
     for row in report.attrs["steps"]:
+        latency = (
+            f"{row['latency']:.3f} ({row['latency_ms']:.3f} vs {row['latency_ms_original']:.3f}) | "
+            if timed
+            else ""
+        )
         lines.append(
-            f"| {row['step']} | {_ratio_text(row['ratio'])} | {row['macs_kept']:.3f} | "
-            f"{row.get('val_accuracy', float('nan')):.4f} |"
+            f"| {row['step']} | {row['ratio']:.3f} | {_widths_text(row)} | "
+            f"{row['macs_kept']:.3f} | {latency}{row.get('val_accuracy', float('nan')):.4f} |"
         )
     return "\n".join(lines)
 
@@ -238,33 +331,41 @@ def channels_table(report) -> str:
     return "\n".join(lines)
 
 
-def run_case(title, base, x, y, xv, yv, *, macs, epochs, prune_epochs, steps, criterion,
-             round_to, rounds, calls, ratio=None):  # fmt: skip
+def run_case(title, base, x, y, xv, yv, *, epochs, prune_epochs, steps, rounds, calls,
+             energy=None, **target):  # fmt: skip
     t0 = time.time()
     if epochs:
         base.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     base_acc = float(base.evaluate(xv, yv, verbose=0)[1])
-    small, report, prune_s = prune_case(base, x, y, xv, yv, macs, prune_epochs, steps, criterion,
-                                        round_to, ratio)  # fmt: skip
+    small, report, prune_s, prune_meter = prune_case(
+        base, x, y, xv, yv, epochs=prune_epochs, steps=steps, **target
+    )
     small_acc = float(small.evaluate(xv, yv, verbose=0)[1])
     print(f"[{time.time() - t0:.0f}s] {title}: trained and pruned", flush=True)
-    contents = variants(base, small, x[:300])
+    contents, meters = variants(base, small, x[:300])
     runners = {label: Runner(content) for label, content in contents.items()}
     accs = {label: runner.accuracy(xv, yv) for label, runner in runners.items()}
     extra = {"pruned int8 (no XNNPACK)": Runner(contents["pruned int8"], delegate=False)}
     per_round = interleaved({**runners, **extra}, xv[:1], rounds, calls)
     print(f"[{time.time() - t0:.0f}s] {title}: exported and timed", flush=True)
-    return {
+    case = {
         "model": base,
         "base_acc": base_acc,
         "small_acc": small_acc,
         "report": report,
         "prune_s": prune_s,
+        "prune_meter": prune_meter,
+        "meters": meters,
         "contents": contents,
         "runners": runners,
         "accs": accs,
         "per_round": per_round,
+        "energy": None,
     }
+    if energy is not None:
+        case["energy"] = energy_bench(contents, meters, prune_meter, xv, yv, *energy)
+        print(f"[{time.time() - t0:.0f}s] {title}: benched (energy)", flush=True)
+    return case
 
 
 def ops_line(runners) -> str:
@@ -273,6 +374,63 @@ def ops_line(runners) -> str:
         ops = ", ".join(f"{op} {n}" for op, n in sorted(runners[label].ops.items()))
         parts.append(f"- `{label}`: {ops}")
     return "\n".join(parts)
+
+
+def case_section(key, case, title) -> str:
+    pr, rep = case["per_round"], case["report"]
+    kept = rep.attrs["macs_after"] / rep.attrs["macs_before"]
+    f32 = ratio(pr, "unpruned float32", "pruned float32")
+    i8 = ratio(pr, "unpruned int8", "pruned int8")
+    io = ratio(pr, "pruned int8 (float I/O)", "pruned int8")
+    xnn = ratio(pr, "pruned int8 (no XNNPACK)", "pruned int8")
+    f32_vs_i8 = ratio(pr, "pruned float32", "pruned int8")
+    drop_keras = case["base_acc"] - case["small_acc"]
+    drop_lite = case["accs"]["unpruned float32"] - case["accs"]["pruned float32"]
+    drop_i8 = case["accs"]["unpruned int8"] - case["accs"]["pruned int8"]
+    case.update(kept=kept, f32=f32, i8=i8, drop=max(drop_keras, drop_lite), drop_i8=drop_i8)
+    keras_accs = {False: case["base_acc"], True: case["small_acc"]}
+    target = rep.attrs.get("latency_target") or rep.attrs["macs_target"]
+    kind = "latency" if rep.attrs.get("latency_target") else "MACs"
+    text = (
+        f"### {title}\n\n"
+        f"MACs kept: {kept:.3f} ({kind} target {target}), params "
+        f"{rep.attrs['params_before']:,} -> {rep.attrs['params_after']:,}; pruning + "
+        f"fine-tuning took {case['prune_s']:.0f} s.\n\n"
+        + case_table(key, case["contents"], case["runners"], pr, case["accs"], rep, keras_accs)
+        + "\n\nSpeed-ups (median of per-round ratios, batch 1, 1 thread): "
+        f"**float32 pruned vs unpruned {f32:.2f}x**, **INT8 pruned vs unpruned {i8:.2f}x** "
+        f"(INT8 accuracy drop {100 * drop_i8:.2f} points), pruned float32 vs pruned INT8 "
+        f"{f32_vs_i8:.2f}x.\n\n"
+        "INT8 time, by variant (ai-edge-litert 2.3's Python API exposes no op profiler): "
+        f"float32 I/O (QUANTIZE + DEQUANTIZE at the I/O) costs {io:.2f}x the int8-I/O "
+        f"model; without the XNNPACK delegate (builtin kernels) the pruned INT8 model "
+        f"takes {xnn:.2f}x as long. Ops of each INT8 graph:\n\n"
+        + ops_line(case["runners"])
+        + "\n\nSteps:\n\n"
+        + steps_table(rep)
+        + "\n\nChannels and MACs per layer (first step's before -> last step's after):\n\n"
+        + channels_table(rep)
+    )
+    if case["energy"] is not None:
+        text += "\n\n" + energy_section(case)
+    return text
+
+
+def _analytic_vs_macs(case) -> tuple[float, float]:
+    frame = case["energy"]["results"].set_index("name")
+    analytic = (
+        frame.loc["pruned float32", "analytic_energy_j_per_1k"]
+        / frame.loc["unpruned float32", "analytic_energy_j_per_1k"]
+    )
+    return float(analytic), case["kept"]
+
+
+def _break_even_text(case) -> str:
+    even = case["energy"]["measured"]
+    if even is None:
+        return "no compression energy measured"
+    row = even.set_index("name").loc["pruned float32"]
+    return f"{row['break_even_inferences']:.3g} inferences ({row['status']})"
 
 
 def main() -> None:
@@ -284,102 +442,88 @@ def main() -> None:
     (x, y), (xv, yv) = tg.datasets.digits()
     x, xv = x.astype("float32"), xv.astype("float32")
     rounds, calls = (5, 10) if quick else (15, 30)
+    energy = (2, 0.3) if quick else (3, 1.0)  # Bench repeats, energy window (s)
+    load_before = os.getloadavg()[0]
     t0 = time.time()
 
     cnn = run_case(
         "cnn", compiled(compute_bound_cnn(16 if quick else 32)), x, y, xv, yv, macs=0.5,
-        epochs=2 if quick else 10, prune_epochs=1 if quick else 2, steps=2, criterion="l1",
-        round_to=8, rounds=rounds, calls=calls,
+        epochs=2 if quick else 10, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
+        calls=calls, energy=energy,
     )  # fmt: skip
-    # The same trained CNN, per-layer ratios whose widths are multiples of 16 (16/48/96):
-    # XNNPACK's float32 convs here run 24-channel layers about as slowly as 32-channel ones.
-    per_layer = {"conv0": 0.5, "conv1": 0.5, "conv3": 0.25, "conv4": 0.25, "conv6": 0.25}
-    cnn16 = run_case(
-        "cnn per-layer", cnn["model"], x, y, xv, yv, macs=None, ratio=per_layer, epochs=0,
-        prune_epochs=2 if quick else 4, steps=1, criterion="l1", round_to=1, rounds=rounds,
-        calls=calls,
+    timed = run_case(
+        "cnn latency", cnn["model"], x, y, xv, yv, latency=0.5, epochs=0,
+        prune_epochs=1 if quick else 2, steps=2, rounds=rounds, calls=calls,
+        latency_rounds=3 if quick else 7,
     )  # fmt: skip
     res = run_case(
         "resnet", compiled(resnet(8 if quick else 16)), x, y, xv, yv, macs=0.6,
-        epochs=2 if quick else 12, prune_epochs=1 if quick else 2, steps=2, criterion="l1",
-        round_to=1, rounds=rounds, calls=calls,
+        epochs=2 if quick else 12, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
+        calls=calls, energy=energy,
     )  # fmt: skip
 
-    sections, verdicts = [], []
-    for key, case, title in (
-        ("cnn", cnn, "Compute-bound reference CNN (`benchmarks/export.py`, Keras 3)"),
-        (
-            "cnn per-layer",
-            cnn16,
-            "The same trained CNN, per-layer ratios to widths that are multiples of 16 "
-            "(conv0/conv1 16, conv3/conv4 48, conv6 96: one step, 4 fine-tuning epochs)",
+    sections = [
+        case_section("cnn", cnn, "Compute-bound reference CNN (`benchmarks/export.py`, Keras 3)"),
+        case_section(
+            "cnn latency",
+            timed,
+            "The same trained CNN with a measured latency target (`latency=0.5`)",
         ),
-        ("resnet", res, "ResNet-style model (BatchNorm, Add skips, projection shortcuts)"),
-    ):
-        pr, rep = case["per_round"], case["report"]
-        kept = rep.attrs["macs_after"] / rep.attrs["macs_before"]
-        f32 = ratio(pr, "unpruned float32", "pruned float32")
-        i8 = ratio(pr, "unpruned int8", "pruned int8")
-        io = ratio(pr, "pruned int8 (float I/O)", "pruned int8")
-        xnn = ratio(pr, "pruned int8 (no XNNPACK)", "pruned int8")
-        f32_vs_i8 = ratio(pr, "pruned float32", "pruned int8")
-        drop_keras = case["base_acc"] - case["small_acc"]
-        drop_lite = case["accs"]["unpruned float32"] - case["accs"]["pruned float32"]
-        case.update(kept=kept, f32=f32, i8=i8, drop=max(drop_keras, drop_lite))
-        keras_accs = {False: case["base_acc"], True: case["small_acc"]}
-        sections.append(
-            f"### {title}\n\n"
-            f"MACs kept: {kept:.3f} (target {rep.attrs['macs_target']}), params "
-            f"{rep.attrs['params_before']:,} -> {rep.attrs['params_after']:,}; pruning + "
-            f"fine-tuning took {case['prune_s']:.0f} s.\n\n"
-            + case_table(key, case["contents"], case["runners"], pr, case["accs"], rep, keras_accs)
-            + "\n\nSpeed-ups (median of per-round ratios, batch 1, 1 thread): "
-            f"**float32 pruned vs unpruned {f32:.2f}x**, INT8 pruned vs unpruned {i8:.2f}x, "
-            f"pruned float32 vs pruned INT8 {f32_vs_i8:.2f}x.\n\n"
-            "INT8 time, by variant (ai-edge-litert 2.3's Python API exposes no op profiler): "
-            f"float32 I/O (QUANTIZE + DEQUANTIZE at the I/O) costs {io:.2f}x the int8-I/O "
-            f"model; without the XNNPACK delegate (builtin kernels) the pruned INT8 model "
-            f"takes {xnn:.2f}x as long. Ops of each INT8 graph:\n\n"
-            + ops_line(case["runners"])
-            + "\n\nSteps:\n\n"
-            + steps_table(rep)
-            + "\n\nChannels and MACs per layer (first step's before -> last step's after):\n\n"
-            + channels_table(rep)
-        )
-    verdicts.append(
+        case_section(
+            "resnet", res, "ResNet-style model (BatchNorm, Add skips, projection shortcuts)"
+        ),
+    ]
+    analytic, macs_kept = _analytic_vs_macs(cnn)
+    reached = timed["report"].attrs["latency_after"]
+    verdicts = [
         (
-            "compute-bound CNN at 50% MACs: float32 >= 1.7x faster, accuracy within 1 point",
+            "compute-bound CNN at 50% MACs (default widths): float32 >= 1.7x faster, accuracy "
+            "within 1 point",
             cnn["f32"] >= 1.7 and cnn["drop"] <= 0.01 and cnn["kept"] <= 0.5,
-            f"{cnn['f32']:.2f}x, drop {100 * cnn['drop']:.2f} points, MACs {cnn['kept']:.3f}",
-        )
-    )
-    verdicts.append(
+            f"{cnn['f32']:.2f}x, drop {100 * cnn['drop']:.2f} points, MACs {cnn['kept']:.3f}; "
+            f"INT8 {cnn['i8']:.2f}x",
+        ),
         (
-            "compute-bound CNN, per-layer widths in multiples of 16, <= 50% MACs: float32 "
-            ">= 1.7x faster, accuracy within 1 point",
-            cnn16["f32"] >= 1.7 and cnn16["drop"] <= 0.01 and cnn16["kept"] <= 0.5,
-            f"{cnn16['f32']:.2f}x, drop {100 * cnn16['drop']:.2f} points, MACs {cnn16['kept']:.3f}",
-        )
-    )
-    verdicts.append(
+            "compute-bound CNN: analytic energy drops with the MACs, and the pruned float32 "
+            "export's measured (estimated) break-even is finite",
+            abs(analytic - macs_kept) <= 0.1
+            and cnn["energy"]["measured"] is not None
+            and np.isfinite(
+                cnn["energy"]["measured"]
+                .set_index("name")
+                .loc["pruned float32"]["break_even_inferences"]
+            ),
+            f"analytic energy x{analytic:.3f} for MACs x{macs_kept:.3f}; break-even "
+            + _break_even_text(cnn),
+        ),
+        (
+            "compute-bound CNN, `latency=0.5`: the last measured step is at most 0.5",
+            reached is not None and reached <= 0.5,
+            f"measured {reached:.3f} after {len(timed['report'].attrs['steps'])} step(s); "
+            f"interleaved re-timing {1 / timed['f32']:.3f} of the unpruned latency, drop "
+            f"{100 * timed['drop']:.2f} points",
+        ),
         (
             "ResNet-style at 40% fewer MACs: accuracy within 1.5 points",
             res["drop"] <= 0.015 and res["kept"] <= 0.6,
-            f"drop {100 * res['drop']:.2f} points, MACs {res['kept']:.3f}",
-        )
-    )
+            f"drop {100 * res['drop']:.2f} points, MACs {res['kept']:.3f}; float32 "
+            f"{res['f32']:.2f}x, INT8 {res['i8']:.2f}x",
+        ),
+    ]
     bars = "\n".join(
         f"- {'PASS' if ok else 'FAIL'}: {text} ({detail})" for text, ok, detail in verdicts
     )
     body = (
         "Digits (1,347 train / 450 validation), Keras 3 on TensorFlow. "
-        "`tg.pruning.shrink(model, None, x, y, macs=..., steps=2, epochs=2, round_to=...)` "
-        "removes whole channels in two steps (each to an equal share of the MACs target, "
-        "fine-tuned after it). Accuracy drop = max of the Keras and the LiteRT float32 drop. "
-        "LiteRT export through a local SavedModel helper (tg.to_tflite for Keras 3 was not in "
-        "yet). The machine was shared with other engineers' jobs (2 cores): latencies were "
+        "`tg.pruning.shrink(model, None, x, y, macs=... | latency=..., steps=2, epochs=2)` "
+        "removes whole channels in two steps with fine-tuning after each; widths are the "
+        "default hardware-aware ones (`round_to='auto'`). Exports: `tg.to_tflite` (float32; "
+        "INT8 with `int8_io=True`). Accuracy drop = max of the Keras and the LiteRT float32 "
+        f"drop. The machine was shared with other engineers' jobs (2 cores; 1-minute load "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): latencies were "
         f"timed interleaved, {rounds} rounds x {calls} invokes per variant, and each speed-up "
-        "is the median of the per-round ratios.\n\n"
+        "is the median of the per-round ratios; energy windows of "
+        f"{energy[1]:g} s x {energy[0]}. {ESTIMATE_CAVEAT}\n\n"
         f"{bars}\n\n" + "\n\n".join(sections) + f"\n\nTotal run time {time.time() - t0:.0f} s."
     )
     print(body)

@@ -5,8 +5,9 @@
 with the kept slices of every weight (:mod:`.rebuild`) and reports the change per layer
 (:mod:`.report`). Unlike ``tg.prune`` (masks), the result really does less arithmetic.
 
-Targets: a ``ratio`` of channels, or ``macs=`` (the fraction of multiply-accumulates to
-keep, reached with one uniform ratio found on the analytic count, :mod:`.targets`). With
+Targets: a ``ratio`` of channels; ``macs=`` (the fraction of multiply-accumulates to
+keep, reached with hardware-aware widths in multiples of 16/8 channels, :mod:`.widths`);
+or ``latency=`` (a fraction of the float32 LiteRT latency, measured, :mod:`.latency`). With
 training data, ``shrink(model, None, x, y, macs=0.5, steps=3, epochs=1, ...)`` prunes in
 steps and fine-tunes after each (:mod:`.stepwise`), optionally distilling from the
 unpruned model (``distill=True``). Criteria: L1/L2 filter norms, BatchNorm scale, and

@@ -37,7 +37,7 @@ Example:
     ...                           keras.layers.Dense(2)])
     >>> graph = analyse(model)
     >>> sorted(allocate(graph, 0.5 * MacsCounter(graph).total({})).values())
-    [48, 48]
+    [32, 48]
 """
 
 from __future__ import annotations
