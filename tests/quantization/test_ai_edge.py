@@ -14,7 +14,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tf_green as tg
 from tf_green._keras import keras
-from tf_green.quantization import _ai_edge
+from tf_green.quantization import _ai_edge, _ai_edge_recipes
 from tf_green.quantization import to_tflite as tg_to_tflite
 from tf_green.quantization._ai_edge_report import precision_report
 
@@ -101,7 +101,7 @@ def test_lm_exports_stay_close_to_float(lm):
 def test_exports_run_with_and_without_xnnpack(lm, cnn):
     cases = [(lm["int16x8"], lm["x_val"][:3]), (cnn["int16x8"], cnn["x"][:3])]
     per_channel_int4 = _ai_edge._run_quantizer(
-        cnn["float"], [_ai_edge._int4_config(".*", "*", "CHANNELWISE")], None
+        cnn["float"], [_ai_edge_recipes._int4_config(".*", "*", "CHANNELWISE")], None
     )
     cases.append((per_channel_int4, cnn["x"][:3]))
     # int16x8 is deterministic integer math; dynamic-range INT4 quantizes activations on

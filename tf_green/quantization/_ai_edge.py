@@ -16,15 +16,19 @@ any ``.tflite``, whatever made it):
   (``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``) is no alternative for
   transformers with TF 2.21: its calibration fails on int16 ``SQUARED_DIFFERENCE``.
 * ``"int4"``: INT4 weights with float activations, dynamic range (recipe
-  ``dynamic_wi4b32_afp32``): fully connected and embedding-lookup weights in blocks of
-  :data:`INT4_BLOCK_SIZE` (32) values along the input axis, each block with its own scale;
-  a layer whose input size is not a multiple of 32, and every Conv2D (the quantizer has no
-  blockwise Conv2D), gets one INT4 scale per output channel instead. Ops the quantizer
-  cannot give INT4 weights in ai-edge-quantizer 0.10 (``GATHER`` embedding tables,
-  depthwise convolutions, constants added to activations such as position tables and
-  masks) keep float weights. Blockwise INT4 needs the XNNPACK delegate (LiteRT's default
-  on CPU): LiteRT 2.3's builtin ``FULLY_CONNECTED`` kernel miscomputes blockwise weights
-  (per-channel INT4 is right on both).
+  ``dynamic_wi4b32_afp32``): fully connected weights in blocks of :data:`INT4_BLOCK_SIZE`
+  (32) values along the input axis, each block with its own scale; a layer whose input
+  size is not a multiple of 32, and every Conv2D (the quantizer has no blockwise Conv2D),
+  gets one INT4 scale per output channel instead. Tables are made quantizable first
+  (:mod:`~tf_green.quantization._ai_edge_tables`): a token embedding's ``GATHER`` and a
+  float table added to activations (position table, constant-folded causal mask) become
+  ``EMBEDDING_LOOKUP``s of the same table, exactly; every lookup table is stored with one
+  scale per row, in int8 (INT4 where that is exact, as for a 0/-1e9 mask; see
+  :func:`int4_recipe`). Internal tensor names lose their repeated model prefix
+  (:func:`~tf_green.quantization._ai_edge_tables.compact_names`; inputs and outputs keep
+  theirs). Depthwise convolutions keep float weights. Blockwise INT4 needs the XNNPACK
+  delegate (LiteRT's default on CPU): LiteRT 2.3's builtin ``FULLY_CONNECTED`` kernel
+  miscomputes blockwise weights (per-channel INT4 is right on both).
 
 Both results are checked to load in the LiteRT interpreter (XNNPACK on) and to use builtin
 operators only. Per-layer recipes (a different mode for some layers) are not offered:
@@ -45,19 +49,27 @@ import contextlib
 import io
 import logging
 import os
-import re
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
-from ai_edge_quantizer import calibrator, quantizer, recipe, recipe_manager
+from ai_edge_quantizer import calibrator, quantizer, recipe_manager
 from ai_edge_quantizer.utils import qsv_utils
 
-from tf_green.quantization import _data, _files, _flatbuffer, _representative
+from tf_green.quantization import (
+    _ai_edge_tables,
+    _data,
+    _files,
+    _representative,
+)
+from tf_green.quantization._ai_edge_recipes import (
+    INT4_BLOCK_SIZE,
+    int4_recipe,
+    int16x8_recipe,
+)
 
 __all__ = [
     "INT4_BLOCK_SIZE",
@@ -69,141 +81,7 @@ __all__ = [
 ]
 
 QUANTIZATIONS = ("int16x8", "int4")
-INT4_BLOCK_SIZE = 32
-MASK_MAGNITUDE = 1e4
-
 _OPS = schema.BuiltinOperator
-_MASK_OPS = frozenset({_OPS.ADD, _OPS.SUB})
-_LAYOUT_OPS = frozenset(
-    {_OPS.RESHAPE, _OPS.TRANSPOSE, _OPS.SQUEEZE, _OPS.EXPAND_DIMS, _OPS.BROADCAST_TO}
-)
-_BLOCKWISE_OPS = {
-    _OPS.FULLY_CONNECTED: "FULLY_CONNECTED",
-    _OPS.EMBEDDING_LOOKUP: "EMBEDDING_LOOKUP",
-}
-
-
-def _int4_config(regex: str, operation: str, granularity: str) -> dict:
-    return {
-        "regex": regex,
-        "operation": operation,
-        "algorithm_key": "min_max_uniform_quantize",
-        "op_config": {
-            "weight_tensor_config": {
-                "num_bits": 4,
-                "symmetric": True,
-                "granularity": granularity,
-                "dtype": "INT",
-            },
-            "compute_precision": "INTEGER",
-            "explicit_dequantize": False,
-        },
-    }
-
-
-def int4_recipe(float_content: bytes) -> list[dict]:
-    """The ``"int4"`` recipe for one float flatbuffer: blockwise-32 INT4, per channel where not.
-
-    ``dynamic_wi4b32_afp32`` for every op, then, for each fully connected or embedding-lookup
-    op whose weight's last (input) axis is not a multiple of :data:`INT4_BLOCK_SIZE`, and for
-    Conv2D, a per-output-channel INT4 config (the quantizer refuses such blocks).
-
-    Args:
-        float_content: The float ``.tflite`` bytes.
-
-    Returns:
-        An ``ai-edge-quantizer`` recipe (a list of config dicts).
-
-    Example:
-        >>> from tf_green import models
-        >>> from tf_green.quantization import to_tflite
-        >>> [c["op_config"]["weight_tensor_config"]["granularity"]
-        ...  for c in int4_recipe(to_tflite(models.mlp()))][:2]
-        ['BLOCKWISE_32', 'CHANNELWISE']
-    """
-    configs = [_int4_config(".*", "*", f"BLOCKWISE_{INT4_BLOCK_SIZE}")]
-    configs.append(_int4_config(".*", "CONV_2D", "CHANNELWISE"))
-    model = schema.Model.GetRootAs(float_content, 0)
-    for s in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(s)
-        for o in range(graph.OperatorsLength()):
-            op = graph.Operators(o)
-            code = model.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin not in _BLOCKWISE_OPS or op.InputsLength() < 2 or op.OutputsLength() < 1:
-                continue
-            weight = graph.Tensors(op.Inputs(1))  # FC (input, weight), lookup (ids, table)
-            shape = weight.ShapeAsNumpy() if weight.ShapeLength() else np.zeros(0)
-            if len(shape) and shape[-1] % INT4_BLOCK_SIZE == 0:
-                continue
-            name = _flatbuffer._tensor_name(graph.Tensors(op.Outputs(0)))
-            scope = "^" + re.escape(name) + ";"
-            configs.append(_int4_config(scope, _BLOCKWISE_OPS[builtin], "CHANNELWISE"))
-    return configs
-
-
-def int16x8_recipe(float_content: bytes) -> list[dict]:
-    """The ``"int16x8"`` recipe: ``static_wi8_ai16``, float model inputs/outputs, mask islands.
-
-    An additive attention mask (a float constant of magnitude >= :data:`MASK_MAGNITUDE`,
-    such as Keras's -1e9 causal mask) would set the 16-bit scale of the masked scores: every
-    real score would round to 0 and attention would turn uniform. The op adding such a
-    constant, the reshapes/transposes carrying its result, and the op reading it (the
-    softmax) stay float.
-
-    Args:
-        float_content: The float ``.tflite`` bytes.
-
-    Returns:
-        An ``ai-edge-quantizer`` recipe (a list of config dicts).
-
-    Example:
-        >>> from tf_green import models
-        >>> from tf_green.quantization import to_tflite
-        >>> last = int16x8_recipe(to_tflite(models.mlp()))[-1]
-        >>> last["operation"], last["algorithm_key"]
-        ('OUTPUT', 'no_quantize')
-    """
-    configs = list(recipe.static_wi8_ai16())
-    for boundary in ("INPUT", "OUTPUT"):
-        configs.append({"regex": ".*", "operation": boundary, "algorithm_key": "no_quantize"})
-    for name in _mask_islands(float_content):
-        scope = "^" + re.escape(name) + ";"
-        configs.append({"regex": scope, "operation": "*", "algorithm_key": "no_quantize"})
-    return configs
-
-
-def _mask_islands(content: bytes) -> list[str]:
-    """Output names of ops adding a huge float constant, and of the ops reading their result."""
-    model = schema.Model.GetRootAs(content, 0)
-    names: list[str] = []
-    for s in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(s)
-        masked: set[int] = set()
-        for o in range(graph.OperatorsLength()):
-            op = graph.Operators(o)
-            inputs = [op.Inputs(i) for i in range(op.InputsLength())]
-            code = model.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            is_mask = builtin in _MASK_OPS and any(_huge(model, graph, i) for i in inputs)
-            if (is_mask or masked.intersection(inputs)) and op.OutputsLength():
-                names.append(_flatbuffer._tensor_name(graph.Tensors(op.Outputs(0))))
-                if is_mask or builtin in _LAYOUT_OPS:  # the huge values flow on
-                    masked.update(op.Outputs(i) for i in range(op.OutputsLength()))
-    return names
-
-
-def _huge(model: schema.Model, graph: schema.SubGraph, index: int) -> bool:
-    if index < 0:
-        return False
-    tensor = graph.Tensors(index)
-    if tensor.Type() != schema.TensorType.FLOAT32:
-        return False
-    buffer = model.Buffers(tensor.Buffer())
-    if buffer.DataLength() == 0:
-        return False
-    values = buffer.DataAsNumpy().view(np.float32)
-    return bool(values.size) and float(np.abs(values).max()) >= MASK_MAGNITUDE
 
 
 def to_tflite(
@@ -310,8 +188,11 @@ def export(
         recipe_ = int16x8_recipe(float_content)
         calibration = _calibration_data(float_content, representative_data, samples)
     else:
+        float_content = _ai_edge_tables.as_embedding_lookups(float_content)
         recipe_ = int4_recipe(float_content)
     content = _run_quantizer(float_content, recipe_, calibration)
+    if quantization == "int4":
+        content = _ai_edge_tables.compact_names(content)
     _check_runs(content, quantization)
     return content
 
