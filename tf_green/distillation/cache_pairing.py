@@ -98,7 +98,8 @@ def pack_batches(
             :func:`shuffle_buffer`).
 
     Returns:
-        Batches ``({inputs, teacher outputs}, y[, sample_weight])``; each batch asserts that
+        Batches ``({inputs, teacher outputs}, y[, sample_weight])``, their number stated
+        (``fit`` knows its steps even for data read from files); each batch asserts that
         its inputs' fingerprints match the cached ones (``InvalidArgumentError`` otherwise).
 
     Example:
@@ -123,6 +124,8 @@ def pack_batches(
         return (packed, *(v for v in (y, sample_weight) if v is not None))
 
     batches = pairs.batch(batch_size).map(pack, num_parallel_calls=tf.data.AUTOTUNE)
+    if int(batches.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY):  # data read from files
+        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
