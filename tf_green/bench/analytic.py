@@ -15,10 +15,25 @@ fp16 multiply   1.1       Horowitz, ISSCC 2014
 fp16 add        0.4       Horowitz, ISSCC 2014
 int8 multiply   0.2       Horowitz, ISSCC 2014
 int8 add        0.03      Horowitz, ISSCC 2014
+int32 multiply  3.1       Horowitz, ISSCC 2014
+int32 add       0.1       Horowitz, ISSCC 2014
+int16 multiply  0.8       derived: Horowitz's 8-bit (0.2) and 32-bit (3.1) integer
+                          multiplies scaled by the operands' bit-width product
+                          (0.2 x 16*16/(8*8)); both of his figures follow that scaling
+                          within 4% (64 -> 1024 bit products: 16x vs 15.5x)
 DRAM read       640       per 32-bit word: Han et al., "Learning both Weights and
                           Connections for Efficient Neural Networks", NeurIPS 2015,
                           Table 1 (45 nm, after Horowitz)
 ==============  ========  ===============================================================
+
+MAC prices by precision label (:mod:`tf_green.bench.flops`): ``fp32``, ``fp16``, ``int8``:
+the multiply and add of that precision. ``int4`` (INT4 weights): as ``int8``, because the CPU
+kernels unpack INT4 weights to int8 and multiply int8-quantized activations in int8
+arithmetic (a 4-bit multiplier would be cheaper; no kernel here uses one). ``int16`` and
+``int16x8`` (16-bit activations x 8-bit weights): the derived 16-bit multiply plus an int32
+add (16-bit kernels accumulate in 32 or 64 bits). ``int16x8`` is priced as a full 16x16
+multiply, conservatively: the same scaling gives about 0.4 pJ for a 16x8 multiplier, but no
+measured figure backs it. ``int32``: Horowitz's 32-bit multiply and add.
 
 Assumptions, stated so they can be argued with: each MAC is one multiply and one add of its
 precision (int8 MACs use the int8 add; real kernels accumulate in int32, 0.1 pJ); bias adds,
@@ -43,6 +58,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ENERGY_CONSTANTS",
+    "MAC_COSTS",
     "AnalyticEnergy",
     "EnergyConstant",
     "analytic_energy",
@@ -77,6 +93,10 @@ _HAN = (
     "Han et al., 'Learning both Weights and Connections for Efficient Neural Networks', "
     "NeurIPS 2015, Table 1 (45 nm, after Horowitz)"
 )
+_DERIVED_INT16 = (
+    "derived from Horowitz ISSCC 2014: 8-bit multiply 0.2 pJ x (16*16)/(8*8); his 8- and "
+    "32-bit integer multiplies (0.2, 3.1 pJ) follow this bit-width-product scaling within 4%"
+)
 ENERGY_CONSTANTS: dict[str, EnergyConstant] = {
     "fp32_mult": EnergyConstant("fp32 multiply", 3.7, _HOROWITZ),
     "fp32_add": EnergyConstant("fp32 add", 0.9, _HOROWITZ),
@@ -84,12 +104,27 @@ ENERGY_CONSTANTS: dict[str, EnergyConstant] = {
     "fp16_add": EnergyConstant("fp16 add", 0.4, _HOROWITZ),
     "int8_mult": EnergyConstant("int8 multiply", 0.2, _HOROWITZ),
     "int8_add": EnergyConstant("int8 add", 0.03, _HOROWITZ),
+    "int32_mult": EnergyConstant("int32 multiply", 3.1, _HOROWITZ),
+    "int32_add": EnergyConstant("int32 add", 0.1, _HOROWITZ),
+    "int16_mult": EnergyConstant("int16 multiply", 0.8, _DERIVED_INT16),
     "dram_read_32bit": EnergyConstant("DRAM read, 32-bit word", 640.0, _HAN),
 }
 
 
+# precision label -> (multiply constant, add constant); see the module docstring.
+MAC_COSTS: dict[str, tuple[str, str]] = {
+    "fp32": ("fp32_mult", "fp32_add"),
+    "fp16": ("fp16_mult", "fp16_add"),
+    "int8": ("int8_mult", "int8_add"),
+    "int4": ("int8_mult", "int8_add"),
+    "int16x8": ("int16_mult", "int32_add"),
+    "int16": ("int16_mult", "int32_add"),
+    "int32": ("int32_mult", "int32_add"),
+}
+
+
 def mac_picojoules(precision: str) -> float:
-    """Energy of one multiply-accumulate of ``precision`` ("fp32", "fp16" or "int8"), pJ.
+    """Energy of one multiply-accumulate of ``precision`` (a key of :data:`MAC_COSTS`), pJ.
 
     Args:
         precision: The precision.
@@ -104,12 +139,10 @@ def mac_picojoules(precision: str) -> float:
         >>> mac_picojoules("fp32")
         4.6000000000000005
     """
-    if f"{precision}_mult" not in ENERGY_CONSTANTS:
-        raise ValueError(f"`precision` must be one of 'fp32', 'fp16', 'int8', got {precision!r}.")
-    return (
-        ENERGY_CONSTANTS[f"{precision}_mult"].picojoules
-        + ENERGY_CONSTANTS[f"{precision}_add"].picojoules
-    )
+    if precision not in MAC_COSTS:
+        raise ValueError(f"`precision` must be one of {sorted(MAC_COSTS)}, got {precision!r}.")
+    multiply, add = MAC_COSTS[precision]
+    return ENERGY_CONSTANTS[multiply].picojoules + ENERGY_CONSTANTS[add].picojoules
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,19 @@
   real sample shape.
 
 Precision: a Keras op counts in its input dtype (float32 -> "fp32", float16/bfloat16 ->
-"fp16"). A TFLite op counts as "int8" when its input or its weights are integer (full-integer
-and dynamic-range kernels multiply int8 values), else "fp32" (float16 weights are dequantized to
-float32 before the multiply).
+"fp16", 8-bit integers -> "int8", 16-bit -> "int16", wider -> "int32"). A TFLite op counts by
+its activation input and its weight (the second operand of a BATCH_MATMUL):
+
+* 16-bit integer activations with 16-bit operands -> ``"int16"``; with int8 or INT4 weights
+  -> ``"int16x8"`` (the ``"int16x8"`` export: 16-bit activations x 8-bit weights);
+* INT4 weights (with float, int8 or no 16-bit activations) -> ``"int4"``: dynamic-range INT4
+  kernels quantize the float activations to int8 and multiply them with the unpacked INT4
+  weights in int8 arithmetic;
+* other 8-bit integer inputs or weights -> ``"int8"`` (full-integer and dynamic-range
+  kernels multiply int8 values); wider integers -> ``"int32"``;
+* else ``"fp32"`` (float16 weights are dequantized to float32 before the multiply).
+
+:mod:`tf_green.bench.analytic` prices each label separately.
 
 Sparsity: zero weights are counted as **skipped only where the runtime skips them**: TFLite
 FULLY_CONNECTED ops whose weight tensor is stored in TFLite's sparse format run the builtin
@@ -42,9 +52,11 @@ import tensorflow as tf
 
 from tf_green.bench._tflite_graph import TFLiteGraph, parse_tflite
 
-__all__ = ["MacCount", "graph_macs", "keras_macs", "tflite_macs"]
+__all__ = ["PRECISIONS", "MacCount", "graph_macs", "keras_macs", "tflite_macs", "tflite_precision"]
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "int4", "int16x8", "int16", "int32")
+# Always in ``MacCount.by_precision()``; the others only when the model has such MACs.
+BASE_PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -54,10 +66,14 @@ class MacCount:
     Attributes:
         macs_fp32: Executed float32 MACs.
         macs_fp16: Executed float16/bfloat16 MACs.
-        macs_int8: Executed integer (int8) MACs.
+        macs_int8: Executed int8 MACs (8-bit integer operands).
         macs_skipped: MACs with a zero weight that the runtime really skips (sparse kernels).
         method: How the MACs were counted.
         uncounted_ops: Ops that would have MACs but whose shapes were unknown (not counted).
+        macs_int4: Executed MACs of INT4 weights (with int8-quantized activations).
+        macs_int16x8: Executed MACs of 16-bit activations with 8-bit (or 4-bit) weights.
+        macs_int16: Executed MACs of two 16-bit integer operands.
+        macs_int32: Executed MACs of wider (32/64-bit) integer operands.
 
     Example:
         >>> MacCount(10, 0, 5, 0, "per op").flops_per_sample
@@ -70,11 +86,15 @@ class MacCount:
     macs_skipped: int
     method: str
     uncounted_ops: tuple[str, ...] = field(default=())
+    macs_int4: int = 0
+    macs_int16x8: int = 0
+    macs_int16: int = 0
+    macs_int32: int = 0
 
     @property
     def macs(self) -> int:
         """Executed MACs of all precisions."""
-        return self.macs_fp32 + self.macs_fp16 + self.macs_int8
+        return sum(getattr(self, f"macs_{p}") for p in PRECISIONS)
 
     @property
     def flops_per_sample(self) -> int:
@@ -82,8 +102,28 @@ class MacCount:
         return 2 * self.macs
 
     def by_precision(self) -> dict[str, int]:
-        """Executed MACs keyed by precision ("fp32", "fp16", "int8")."""
-        return {"fp32": self.macs_fp32, "fp16": self.macs_fp16, "int8": self.macs_int8}
+        """Executed MACs keyed by precision: "fp32", "fp16", "int8", and any other with MACs.
+
+        ``"int4"``, ``"int16x8"``, ``"int16"`` and ``"int32"`` appear only when non-zero.
+        """
+        counts = {p: getattr(self, f"macs_{p}") for p in PRECISIONS}
+        return {p: n for p, n in counts.items() if n or p in BASE_PRECISIONS}
+
+    @classmethod
+    def from_totals(
+        cls, totals: dict[str, int], skipped: int, method: str, uncounted: Sequence[str] = ()
+    ) -> MacCount:
+        """Build a count from MACs keyed by precision (missing precisions count 0).
+
+        Example:
+            >>> MacCount.from_totals({"int16x8": 5}, 0, "per op").by_precision()["int16x8"]
+            5
+        """
+        unknown = set(totals) - set(PRECISIONS)
+        if unknown:
+            raise ValueError(f"unknown precisions {sorted(unknown)}; known: {PRECISIONS}.")
+        values = {f"macs_{p}": int(totals.get(p, 0)) for p in PRECISIONS}
+        return cls(macs_skipped=skipped, method=method, uncounted_ops=tuple(uncounted), **values)
 
 
 def _prod(values: Sequence[int | None]) -> int | None:
@@ -158,7 +198,8 @@ def _keras_precision(op: tf.Operation) -> str:
     if dtype in (tf.float16, tf.bfloat16):
         return "fp16"
     if dtype.is_integer or dtype.is_quantized:
-        return "int8"
+        bits = 8 * dtype.size
+        return "int8" if bits <= 8 else "int16" if bits == 16 else "int32"
     return "fp32"
 
 
@@ -197,13 +238,8 @@ def keras_macs(
             uncounted.append(f"{op.type}:{op.name}")
         elif macs:
             totals[_keras_precision(op)] += macs
-    return MacCount(
-        macs_fp32=totals["fp32"],
-        macs_fp16=totals["fp16"],
-        macs_int8=totals["int8"],
-        macs_skipped=0,
-        method="from the graph (TF ops of a tf.function trace, batch 1)",
-        uncounted_ops=tuple(uncounted),
+    return MacCount.from_totals(
+        totals, 0, "from the graph (TF ops of a tf.function trace, batch 1)", uncounted
     )
 
 
@@ -276,18 +312,46 @@ def graph_macs(graph: TFLiteGraph) -> MacCount:
         x_index, w_index = _MAC_OPS[op.name]
         x = graph.tensor(op.inputs[x_index])
         w = graph.source_constant(op.inputs[w_index]) or graph.tensor(op.inputs[w_index])
-        integer = ("INT" in x.dtype) or ("INT" in w.dtype)
         stored_sparse = graph.tensor(op.inputs[w_index])
         if op.name == "FULLY_CONNECTED" and stored_sparse.sparse and stored_sparse.constant:
             density = np.count_nonzero(stored_sparse.values) / max(stored_sparse.elements, 1)
             executed = round(macs * density)
             skipped += macs - executed
             macs = executed
-        totals["int8" if integer else "fp32"] += macs
-    return MacCount(
-        macs_fp32=totals["fp32"],
-        macs_fp16=totals["fp16"],
-        macs_int8=totals["int8"],
-        macs_skipped=skipped,
-        method="per op (TFLite flatbuffer, batch 1)",
-    )
+        totals[tflite_precision(x.dtype, w.dtype)] += macs
+    return MacCount.from_totals(totals, skipped, "per op (TFLite flatbuffer, batch 1)")
+
+
+def tflite_precision(activation_dtype: str, weight_dtype: str) -> str:
+    """The precision label of one TFLite MAC op, from its two operands' dtype names.
+
+    Args:
+        activation_dtype: The activation input's TFLite type name (``"FLOAT32"``, ``"INT16"``).
+        weight_dtype: The weight's (or second operand's) type name (``"INT8"``, ``"INT4"``).
+
+    Returns:
+        One of :data:`PRECISIONS` (see the module docstring for the rules).
+
+    Example:
+        >>> tflite_precision("INT16", "INT8"), tflite_precision("FLOAT32", "INT4")
+        ('int16x8', 'int4')
+    """
+    bits = {name: _integer_bits(name) for name in (activation_dtype, weight_dtype)}
+    x_bits, w_bits = bits[activation_dtype], bits[weight_dtype]
+    if x_bits is None and w_bits is None:
+        return "fp32"
+    widest = max(b for b in (x_bits, w_bits) if b is not None)
+    if widest > 16:
+        return "int32"
+    if widest == 16:
+        return "int16" if x_bits == w_bits == 16 else "int16x8"
+    return "int4" if w_bits == 4 or x_bits == 4 else "int8"
+
+
+def _integer_bits(dtype: str) -> int | None:
+    """Bits of an integer TFLite type name (``"UINT8"`` -> 8), None for float types."""
+    name = dtype.upper()
+    if "INT" not in name:
+        return None
+    digits = "".join(c for c in name if c.isdigit())
+    return int(digits) if digits else 32
