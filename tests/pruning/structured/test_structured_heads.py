@@ -8,6 +8,8 @@ import pytest
 
 from tf_green import models
 from tf_green.pruning.structured import analyse, shrink
+from tf_green.pruning.structured.report import layer_macs
+from tf_green.pruning.structured.targets import MacsCounter
 from tf_green.pruning.structured.taylor import taylor_scores
 
 TOKENS = np.random.default_rng(0).integers(0, 13, size=(3, 6)).astype("int32")
@@ -151,3 +153,33 @@ def test_taylor_ranks_heads_and_embedding_columns():
     assert heads.shape == (2,) and heads[0] > 0 and heads[1] == 0.0
     emb = next(g for g in graph.groups if model.get_layer("emb") in g.producers)
     assert scores[emb.root].shape == (8,) and (scores[emb.root] > 0).all()
+
+
+def test_attention_macs_counted_and_estimated_like_the_rebuilt_model():
+    model = _post_norm_free_encoder()  # length 6, d 8, 2 heads of 4
+    graph = analyse(model)
+    counter = MacsCounter(graph)
+    assert layer_macs(model)["att"] == 4 * 6 * 8 * 2 * 4 + 6 * 6 * 2 * (4 + 4)
+    assert counter.total({}) == sum(layer_macs(model).values())
+    small, report = shrink(model, ratio={"att": 0.5, "emb": 0.5, "ff": 0.5})
+    assert report.loc["att", "macs_after"] == 4 * 6 * 4 * 1 * 4 + 6 * 6 * 1 * (4 + 4)
+    roots = {name: _root(graph, model.get_layer(name)) for name in ("att", "emb", "ff")}
+    counts = {roots["att"]: 1, roots["emb"]: 4, roots["ff"]: 3}
+    assert counter.total(counts) == report.attrs["macs_after"] == sum(layer_macs(small).values())
+    small, report = shrink(model, macs=0.5, round_to=1)
+    assert report.attrs["macs_after"] <= 0.5 * report.attrs["macs_before"]
+    assert small.get_layer("att").num_heads == 1
+
+
+def test_unknown_length_model_reports_no_macs_and_refuses_a_macs_target():
+    small, report = shrink(_lm(), ratio=0.5)
+    assert report.attrs["macs_before"] is None and "unknown" in report.attrs["macs_note"]
+    assert np.isnan(report.loc["block0_ff1", "macs_after"])
+    with pytest.raises(ValueError, match="unknown"):
+        shrink(_lm(), macs=0.5)
+
+
+def _root(graph, layer):
+    if layer.name in graph.heads:
+        return graph.find(graph.heads[layer.name].segments[0][0])
+    return next(g.root for g in graph.groups if layer in g.producers)

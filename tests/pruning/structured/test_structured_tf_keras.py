@@ -9,6 +9,7 @@ import tf_green as tg
 from tf_green import models
 from tf_green._engine import engine_of
 from tf_green.pruning.structured import analyse, shrink
+from tf_green.pruning.structured.taylor import taylor_scores
 
 keras = tg.engine.tf_keras()
 L = keras.layers
@@ -99,6 +100,7 @@ def test_wrong_indices_on_tf_keras_would_differ():
 def test_public_shrink_takes_tf_keras_and_compiles_like_it():
     model = _residual_net()
     model.compile("adam", "mse")
+    assert shrink(model, {"b1a": 0.5}, criterion="bn")[0].get_layer("b1a").filters == 3
     small, _ = tg.pruning.shrink(model, 0.25, exclude=["b1a"])
     assert engine_of(small) == "tf_keras" and small.optimizer is not model.optimizer
     assert small.get_layer("stem").filters == 8  # b1a's input channels are kept too
@@ -137,3 +139,15 @@ def test_tf_keras_tiny_lm_prunes_heads_and_units():
     assert small.get_layer("block0_attention")._num_heads == 2
     assert tuple(small.get_layer("block0_ff2").kernel.shape) == (16, 8)
     assert small(tokens).shape == (2, 6, 13)
+
+
+def test_taylor_scores_read_tf_keras_gradients():
+    model = models.cnn(width=4)
+    _zero(model, {"conv1": [2]})  # a dead filter: zero weights, so zero gradient x weight
+    graph = analyse(model)
+    x = np.random.default_rng(3).uniform(size=(8, 8, 8, 1)).astype("float32")
+    y = np.arange(8) % 10
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    scores = taylor_scores(graph, x, y, loss)
+    conv1 = scores[graph.groups[0].root]
+    assert conv1.shape == (4,) and conv1[2] == 0.0 and (np.delete(conv1, 2) > 0).all()

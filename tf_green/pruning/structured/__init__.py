@@ -1,9 +1,15 @@
-"""Structured pruning for Keras 3 models: whole channels and units removed, a smaller model.
+"""Structured pruning: whole channels, units and attention heads removed, a smaller model.
 
 ``shrink(model, ratio)`` finds the channel groups of a Sequential or functional model
 (:mod:`.graph`), ranks each group's channels (:mod:`.importance`), rebuilds a smaller model
 with the kept slices of every weight (:mod:`.rebuild`) and reports the change per layer
 (:mod:`.report`). Unlike ``tg.prune`` (masks), the result really does less arithmetic.
+Beyond Conv filters and Dense units: MultiHeadAttention heads (every projection sliced per
+head, :mod:`.attention`), a transformer's feed-forward units, and Embedding widths where
+every consumer can follow them (a LayerNormalization cannot: that width is kept, and
+selecting it is an error naming the layer). Keras 3 models on TensorFlow or JAX; tf_keras
+functional models are read by the same graph (:mod:`.nodes`, :mod:`.layer_kinds`) and
+rebuilt with tf_keras layers, pruned once (fine-tuning steps and latency: Keras 3).
 
 Targets: a ``ratio`` of channels; ``macs=`` (the fraction of multiply-accumulates to
 keep, reached with hardware-aware widths in multiples of 16/8 channels, :mod:`.widths`);

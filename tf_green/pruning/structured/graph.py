@@ -33,11 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from tf_green._engine import engine_of
-from tf_green._engine.models import is_graph_model
 from tf_green.pruning.structured.attention import attention_inputs
 from tf_green.pruning.structured.layer_kinds import classes, layer_kind, mixes_channels
-from tf_green.pruning.structured.nodes import graph_nodes, node_inputs, node_outputs, tensor_key
+from tf_green.pruning.structured.nodes import (
+    check_layer_graph,
+    graph_nodes,
+    node_inputs,
+    node_outputs,
+    tensor_key,
+)
 
 __all__ = ["ChannelGraph", "Group", "Layout", "analyse", "graph_nodes"]
 
@@ -222,30 +226,6 @@ def _num_heads(layer: Any) -> int:
     return int(layer._query_dense.kernel.shape[1])  # (channels, heads, key_dim), both engines
 
 
-def _check_model(model: Any, exclude: tuple[str, ...] | list[str]) -> None:
-    engine = engine_of(model)  # TypeError for what is not a Keras 3 or tf_keras model
-    if not is_graph_model(model):
-        alternative = (
-            "Use unstructured pruning, `tg.prune(model, x, y, ...)`, which works on subclassed "
-            "Keras 3 models, or build the model functionally."
-            if engine == "keras3"
-            else "Use unstructured pruning instead: `tg.prune` on its inner Sequential/functional "
-            "parts (e.g. tg.prune(model.backbone, ...)), or on a Keras 3 version of the model "
-            "(tg.prune works on subclassed Keras 3 models); or build the model functionally."
-        )
-        raise TypeError(
-            f"`model` is a subclassed {'Keras 3' if engine == 'keras3' else 'tf_keras'} model "
-            f"({type(model).__name__}): structured pruning needs a layer graph (Sequential or "
-            f"functional) to know which channels depend on each other. {alternative}"
-        )
-    if not model.built or not getattr(model, "outputs", None):
-        raise ValueError("`model` is not built: give it an Input (or call build) first.")
-    names = {layer.name for layer in model.layers}
-    unknown = [name for name in exclude if name not in names]
-    if unknown:
-        raise ValueError(f"`exclude` names {unknown}, which are not layers of the model.")
-
-
 class _Analysis:
     """The per-call rules: the layout of each call's output, merging what must match."""
 
@@ -344,7 +324,7 @@ def analyse(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> ChannelGra
         >>> [len(group.producers) for group in graph.groups]
         [2, 1]
     """
-    _check_model(model, exclude)
+    check_layer_graph(model, exclude)
     state = _Analysis()
     builder, layouts = state.builder, state.layouts
     outputs: dict[str, Layout] = {}

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from tf_green._engine import engine_of
+from tf_green._engine.models import is_graph_model
+
 __all__ = ["as_numpy", "call_arguments", "graph_nodes", "node_inputs", "node_outputs", "tensor_key"]
 
 
@@ -133,3 +136,42 @@ def graph_nodes(model: Any) -> list[tuple[Any, Any]]:
         stack.append((tensor, True))
         stack.extend((parent, False) for parent in reversed(node_inputs(node)))
     return order
+
+
+def check_layer_graph(model: Any, exclude: tuple[str, ...] | list[str] = ()) -> None:
+    """Refuse what has no layer graph to analyse: a subclassed, unbuilt or non-Keras model.
+
+    Args:
+        model: The model to analyse (Keras 3 or tf_keras).
+        exclude: Layer names that must be layers of ``model``.
+
+    Raises:
+        TypeError: For a non-Keras or subclassed model (naming unstructured pruning,
+            ``tg.prune``, as the alternative for its engine).
+        ValueError: For an unbuilt model or an ``exclude`` name that is not a layer.
+
+    Example:
+        >>> import keras
+        >>> check_layer_graph(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    """
+    engine = engine_of(model)  # TypeError for what is not a Keras 3 or tf_keras model
+    if not is_graph_model(model):
+        alternative = (
+            "Use unstructured pruning, `tg.prune(model, x, y, ...)`, which works on subclassed "
+            "Keras 3 models, or build the model functionally."
+            if engine == "keras3"
+            else "Use unstructured pruning instead: `tg.prune` on its inner Sequential/functional "
+            "parts (e.g. tg.prune(model.backbone, ...)), or on a Keras 3 version of the model "
+            "(tg.prune works on subclassed Keras 3 models); or build the model functionally."
+        )
+        raise TypeError(
+            f"`model` is a subclassed {'Keras 3' if engine == 'keras3' else 'tf_keras'} model "
+            f"({type(model).__name__}): structured pruning needs a layer graph (Sequential or "
+            f"functional) to know which channels depend on each other. {alternative}"
+        )
+    if not model.built or not getattr(model, "outputs", None):
+        raise ValueError("`model` is not built: give it an Input (or call build) first.")
+    names = {layer.name for layer in model.layers}
+    unknown = [name for name in exclude if name not in names]
+    if unknown:
+        raise ValueError(f"`exclude` names {unknown}, which are not layers of the model.")
