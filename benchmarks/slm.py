@@ -35,11 +35,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 from _results import write_section
+from ai_edge_litert import schema_py_generated as schema
 
 import tf_green as tg
 from tf_green._keras import keras
 from tf_green.bench.report import markdown_table
 from tf_green.quantization import TFLiteModel, precision_report
+
+TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
 
 def perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
@@ -59,17 +62,19 @@ def tflite_perplexity(content: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def precision_summary(content: bytes) -> str:
-    """Dense-layer weight/activation bits and the ops left in float, from the flatbuffer."""
+    """Dense-layer and lookup-table bits and the ops left in float, from the flatbuffer."""
     report = precision_report(content)
-    dense = report[report.op == "FULLY_CONNECTED"]
-    kinds = dense.groupby(
-        [
-            dense.weight_bits.astype(str),
-            dense.weight_granularity.fillna("float"),
-            dense.activation_bits.astype(str),
-        ]
-    ).size()
-    parts = [f"{n} x w{w}/{g}/a{a}" for (w, g, a), n in kinds.items()]
+    parts = []
+    for op, label in (("FULLY_CONNECTED", ""), ("EMBEDDING_LOOKUP", "lookup ")):
+        dense = report[report.op == op]
+        kinds = dense.groupby(
+            [
+                dense.weight_bits.astype(str),
+                dense.weight_granularity.fillna("float"),
+                dense.activation_bits.astype(str),
+            ]
+        ).size()
+        parts += [f"{n} x {label}w{w}/{g}/a{a}" for (w, g, a), n in kinds.items()]
     compute = report[
         ~report.op.isin(
             [
@@ -87,6 +92,28 @@ def precision_summary(content: bytes) -> str:
     floats = compute[compute.activation_dtype == "float32"].op.value_counts()
     left = ", ".join(f"{op} x{n}" for op, n in floats.items()) or "none"
     return f"{'; '.join(parts)} | {left}"
+
+
+def anatomy(content: bytes) -> str:
+    """Where a .tflite file's bytes go: constant data by type, and the rest (graph, names)."""
+    model = schema.Model.GetRootAs(content, 0)
+    by_type: dict[str, int] = {}
+    names = 0
+    for s in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(s)
+        for i in range(graph.TensorsLength()):
+            tensor = graph.Tensors(i)
+            names += len(tensor.Name() or b"")
+            size = model.Buffers(tensor.Buffer()).DataLength()
+            if size:
+                kind = TYPE_NAMES.get(tensor.Type(), str(tensor.Type())).lower()
+                by_type[kind] = by_type.get(kind, 0) + size
+    data = sum(by_type.values())
+    parts = ", ".join(f"{k} {v:,}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]))
+    return (
+        f"{len(content):,} bytes: constants {data:,} ({parts}); tensor names {names:,}; "
+        f"graph structure, quantization parameters and alignment {len(content) - data - names:,}"
+    )
 
 
 def gz(data: bytes) -> int:
@@ -267,8 +294,8 @@ def main() -> None:
         f"Perplexity of each export on all {len(x_val)} held-out windows (the bars above); the "
         f"bench table below uses the first {n_bench}.",
         "",
-        "| export | bytes | perplexity | dense layers: weight bits/granularity/activation "
-        "bits | ops with float activations (besides shape ops) |",
+        "| export | bytes | perplexity | dense layers and lookup tables: weight "
+        "bits/granularity/activation bits | ops with float activations (besides shape ops) |",
         "|---|---:|---:|---|---|",
     ]
     for name, content in exports.items():
@@ -280,10 +307,21 @@ def main() -> None:
         "",
         "int16x8 and int4 are made by `ai-edge-quantizer` 0.10 from the float export "
         "(`tg.to_tflite(quantization=...)`); the per-layer columns come from "
-        "`tg.quantization.precision_report`. int16x8 calibrates on 300 training windows.",
+        "`tg.quantization.precision_report`. int16x8 calibrates on 300 training windows. "
+        "int4: the token `GATHER`, the position table and the causal mask are exported as "
+        "`EMBEDDING_LOOKUP`s (exact in float), their tables stored per row in int8 (the "
+        "0/-1e9 mask in INT4, exactly).",
+        "",
+        "Bytes of the files (constant data by type; tensor names; the rest):",
+        "",
+        f"- student float: {anatomy(student_float)}",
+        f"- student pruned INT4: {anatomy(final)}",
         "",
         "Energy per 1k generated tokens = `energy_j_per_1k` (one batch-1 forward pass of the "
         "64-token context per token, no KV cache); latency per token = `latency_ms_p50`. "
+        "`analytic_energy_j_per_1k` prices int16x8 MACs (16-bit activations x int8 "
+        "weights) as 16-bit integer MACs and INT4-weight MACs as int8 "
+        "(`tf_green.bench.analytic`). "
         f"Energy: {table['energy_method'].iloc[0]}, net of idle; an estimate on this machine "
         "(no RAPL), not a measurement. Metric: perplexity on "
         f"{n_bench} held-out windows. Cached decoding (prefill + one token per step) vs this "
