@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tf_green import models
+from tf_green._models_keras3 import PositionEmbedding
 from tf_green.pruning.structured import analyse, shrink
 from tf_green.pruning.structured.report import layer_macs
 from tf_green.pruning.structured.targets import MacsCounter
@@ -97,9 +98,10 @@ def test_embedding_width_behind_layer_norm_is_refused_by_name():
 
 
 def _post_norm_free_encoder():
-    """Embedding -> attention -> Add -> Dense(ff) -> pooling: every consumer follows the width."""
+    """Embedding + positions -> attention -> Add -> Dense(ff) -> pooling: all follow the width."""
     tokens = keras.Input((6,), dtype="int32")
     e = keras.layers.Embedding(13, 8, name="emb")(tokens)
+    e = PositionEmbedding(6, name="pos")(e)
     a = keras.layers.MultiHeadAttention(2, 4, name="att")(e, e)
     h = keras.layers.Add(name="res")([e, a])
     h = keras.layers.Dense(6, activation="relu", name="ff")(h)
@@ -114,6 +116,9 @@ def test_embedding_width_follows_attention_and_residual_exactly():
     table = emb.get_weights()[0]
     table[:, gone] = 0.0
     emb.set_weights([table])
+    positions = model.get_layer("pos").get_weights()[0]
+    positions[:, gone] = 0.0
+    model.get_layer("pos").set_weights([positions])
     att = model.get_layer("att")._output_dense
     kernel, bias = att.get_weights()
     kernel[..., gone], bias[gone] = 0.0, 0.0  # the attention output's channels in the group
@@ -126,6 +131,7 @@ def test_embedding_width_follows_attention_and_residual_exactly():
     assert tuple(sliced._output_dense.kernel.shape) == (2, 4, 5)
     assert tuple(small.get_layer("ff").kernel.shape) == (5, 6)
     assert report.loc["emb", "weights_after"] == ((13, 5),)
+    assert report.loc["pos", "weights_after"] == ((6, 5),)
 
 
 def test_attention_excluded_or_with_a_fixed_output_keeps_its_channels():

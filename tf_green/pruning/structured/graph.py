@@ -76,7 +76,8 @@ class Group:
     Attributes:
         root: The union-find root atom (an id).
         size: Channels in the group.
-        producers: Layers whose output filters are these channels (Conv, Dense, SeparableConv).
+        producers: Layers whose output filters are these channels (Conv, Dense, SeparableConv,
+            Embedding), or whose heads they are (MultiHeadAttention).
         protected: Why the group is kept (model input/output, ``exclude``); empty if prunable.
         blocked: Layers the analysis does not understand that these channels reach.
 
