@@ -13,7 +13,11 @@ written to the ``pruning-keras3-<backend>`` section of benchmarks/RESULTS.md:
 * gzip -9 of the weights (float32 bytes) of the stripped model vs the baseline.
 * Time: each Keras 3 ``prune`` call is paired with a plain Keras 3 fit of the same epochs
   (a compiled copy made the same way, then ``fit``), in alternating order; the median of
-  the per-pair ratios, CPU and wall.
+  the per-pair ratios, CPU and wall. Inside the timed prune calls, the CPU time of the mask
+  updates (``update_masks`` calls that changed masks) is recorded too: where the
+  remaining overhead is. The one-time compile of the on-device mask function
+  (``graph_masks``, once per process and weight size) is timed on its own before the
+  untimed warm-up and reported beside the ratio.
 * A subclassed Keras 3 model (a nested block of Conv2D + Dense) pruned to 80%.
 
 Usage:
@@ -40,6 +44,7 @@ from _results import write_section
 import tf_green as tg
 from tf_green import datasets
 from tf_green.pruning import keras3
+from tf_green.pruning.keras3 import fit_callbacks, graph_masks
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -141,6 +146,37 @@ def tfmot_prune(base, x, y, epochs, seed, width):
     return tg.prune(model, x, y, target_sparsity=0.8, epochs=epochs, verbose=0)
 
 
+class MaskUpdateClock:
+    """Wraps ``fit_callbacks.update_masks``: CPU time and count of the calls that update masks."""
+
+    def __init__(self) -> None:
+        self.inner = fit_callbacks.update_masks
+        self.seconds: list[float] = []
+        fit_callbacks.update_masks = self
+
+    def __call__(self, model, state, step):
+        cpu = time.process_time()
+        changed = self.inner(model, state, step)
+        if changed:
+            self.seconds.append(time.process_time() - cpu)
+        return changed
+
+
+def compile_device_masks(model) -> tuple[list[int], float]:
+    """Compile the on-device mask function for each large weight size; (sizes, CPU s)."""
+    sizes = sorted(
+        {
+            int(np.prod(w.shape))
+            for w in model.weights
+            if graph_masks.on_device(w.dtype, int(np.prod(w.shape)))
+        }
+    )
+    cpu = time.process_time()
+    for size in sizes:
+        keras.ops.convert_to_numpy(graph_masks.magnitude_mask(np.ones(size, "float32"), 1))
+    return sizes, time.process_time() - cpu
+
+
 def kernel_sparsity(model) -> float:
     report = tg.sparsity_report(model)
     kernels = report[report["prunable"] == True]  # noqa: E712
@@ -161,16 +197,21 @@ def main() -> None:
     base_acc, base_gzip = accuracy(base, xv, yv), gzip_size(base)
     print(f"[{time.time() - t0:.0f}s] {backend}: baseline cnn({width}) {base_acc:.4f}", flush=True)
 
+    compiled_sizes, compile_cpu = compile_device_masks(base)
     k3_prune(base, x[:64], y[:64], 2, 0)  # warm-up, untimed
     plain_fit(base, x[:64], y[:64], 2, 0)
-    ratios, k3_runs = [], []
+    ratios, k3_runs, update_shares = [], [], []
+    clock = MaskUpdateClock()
     for i in range(max(pairs, len(seeds))):
         seed = seeds[i % len(seeds)]
         order = [("prune", k3_prune), ("plain", plain_fit)]
         timing = {}
         for who, fn in order if i % 2 == 0 else order[::-1]:
+            clock.seconds.clear()
             model, wall, cpu = timed(fn, base, x, y, prune_epochs, seed)
             timing[who] = (wall, cpu)
+            if who == "prune":
+                update_shares.append((len(clock.seconds), sum(clock.seconds), cpu))
             if who == "prune" and i < len(seeds):
                 k3_runs.append((accuracy(model, xv, yv), gzip_size(model), model))
         ratios.append(
@@ -198,6 +239,12 @@ def main() -> None:
     cpu_ratio = statistics.median(r[0] for r in ratios)
     wall_ratio = statistics.median(r[1] for r in ratios)
     sparsity = kernel_sparsity(k3_runs[0][2])
+    updates = statistics.median(n for n, _, _ in update_shares)
+    per_update_ms = 1e3 * statistics.median(t / max(n, 1) for n, t, _ in update_shares)
+    update_share = statistics.median(t / cpu for _, t, cpu in update_shares)
+    plain_cpu = statistics.median(
+        cpu / ratio for (_, _, cpu), (ratio, _) in zip(update_shares, ratios, strict=True)
+    )
     body = "\n".join(
         [
             f"Keras 3 backend **{backend}**; digits CNN width {width} "
@@ -217,12 +264,24 @@ def main() -> None:
             f"| prune / plain fit, CPU time (median of {len(ratios)} pairs) | {cpu_ratio:.3f}x"
             " | <= 1.10x |",
             f"| prune / plain fit, wall time (median) | {wall_ratio:.3f}x | |",
+            f"| mask updates per prune fit; CPU per update (median); share of the prune "
+            f"call's CPU | {updates:.0f}; {per_update_ms:.1f} ms; {100 * update_share:.1f}% | |",
             f"| subclassed model (nested block): unpruned -> pruned 80% | "
             f"{net_acc:.4f} -> {net_pruned_acc:.4f} | within 1 point |",
             "",
             f"Run time {time.time() - t0:.0f} s. Each pair times `keras3.prune` (copy, compile, "
             "fit with the pruning callbacks, strip) against a plain Keras 3 fit of the same "
             "epochs on a compiled copy made the same way.",
+            "",
+            "Mask updates: float32 weights of at least "
+            f"{graph_masks.MIN_SIZE:,} entries get their masks on the device "
+            "(`tf_green.pruning.keras3.graph_masks`, a compiled radix select giving the numpy "
+            f"masks exactly), smaller ones in numpy; here sizes {compiled_sizes} went to the "
+            f"device. Compiling that function cost {compile_cpu:.2f} s of CPU once per process "
+            "and weight size (timed apart, before the untimed warm-up, so not in the pairs; a "
+            "first `prune` in a fresh process pays it, about "
+            f"{100 * compile_cpu / plain_cpu:.0f}% of one plain fit here). The plain fit's CPU "
+            f"time (median) was {plain_cpu:.2f} s.",
             "",
             f"The machine was shared with other engineers' jobs during this run (1-minute load "
             f"average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, on "

@@ -8,7 +8,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from k3_helpers import k3_cnn
 
+from tf_green.pruning import keras3
 from tf_green.pruning.keras3 import engine, graph_masks, masks
 from tf_green.pruning.keras3.engine import attach, update_masks
 from tf_green.pruning.keras3.selection import select_weights
@@ -103,3 +105,23 @@ def test_only_large_float32_weights_go_to_the_device():
     assert not graph_masks.on_device("float32", graph_masks.MIN_SIZE - 1)
     assert not graph_masks.on_device("float64", graph_masks.MIN_SIZE)
     assert not graph_masks.on_device("float16", graph_masks.MIN_SIZE)
+
+
+def _prune_with_min_size(monkeypatch, model, data, min_size):
+    (x, y), _ = data
+    monkeypatch.setattr(graph_masks, "MIN_SIZE", min_size)
+    keras.utils.set_random_seed(0)
+    layers = {"conv2": 0.9, "logits": 0.5}
+    return keras3.prune(model, x[:128], y[:128], layers=layers, epochs=2, verbose=0)
+
+
+def test_prune_through_the_device_path_equals_the_numpy_path(monkeypatch, k3_digits):
+    """Same seed, same masks: the trained weights are identical, pruned entries exact zeros."""
+    model = k3_cnn()
+    on_numpy = _prune_with_min_size(monkeypatch, model, k3_digits, 1 << 40)
+    on_device = _prune_with_min_size(monkeypatch, model, k3_digits, 1)
+    for a, b in zip(on_numpy.get_weights(), on_device.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for name, target in (("conv2", 0.9), ("logits", 0.5)):
+        kernel = keras.ops.convert_to_numpy(on_device.get_layer(name).kernel)
+        assert np.mean(kernel == 0.0) == pytest.approx(target, abs=0.002)

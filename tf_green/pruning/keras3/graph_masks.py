@@ -85,6 +85,13 @@ def _keys(values: Any) -> Any:
     return ops.where(ops.isnan(magnitude), ops.zeros_like(bits), bits)
 
 
+def _tensor(weights: Any) -> Any:
+    """A backend tensor of ``weights`` (on TensorFlow, a variable's value read once)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.convert_to_tensor(weights)
+    return ops.convert_to_tensor(weights)
+
+
 def _bitcast_int32(values: Any) -> Any:
     """The int32 bit patterns of float32 ``values`` (``ops.view`` needs a static TF shape)."""
     if keras.backend.backend() == "tensorflow":
@@ -201,6 +208,7 @@ def magnitude_mask(weights: Any, keep: int) -> Any:
         >>> keras.ops.convert_to_numpy(mask).tolist()
         [[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
+    weights = _tensor(weights)
     shape = ops.shape(weights)
     flat = ops.reshape(weights, (-1,))
     mask = _compiled_magnitude_mask()(flat, ops.convert_to_tensor(int(keep), "int32"))
@@ -226,4 +234,4 @@ def mn_mask(weights: Any, m_by_n: tuple[int, int]) -> Any:
         [0.0, 1.0, 1.0, 0.0]
     """
     m, n = (int(v) for v in m_by_n)
-    return _mn_mask(ops.convert_to_tensor(weights), m, n)
+    return _mn_mask(_tensor(weights), m, n)
