@@ -16,7 +16,7 @@ A decode step is few, large operators that XNNPACK takes as one partition:
   reads the cache;
 * one cache tensor ``kv_cache`` (2 * num_layers, heads, seq_len, head_dim) (keys and
   values of block i at 2i and 2i + 1), written once per step, every block's new
-  key/value into slot ``input_pos`` by one SELECT_V2.
+  key/value into slot ``input_pos`` by one DYNAMIC_UPDATE_SLICE.
 
 Example:
     >>> import numpy as np
@@ -35,6 +35,10 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+# TensorFlow's XlaDynamicUpdateSlice: the converter lowers it to the builtin
+# DYNAMIC_UPDATE_SLICE (tf.raw_ops does not export it)
+from tensorflow.compiler.tf2xla.ops import gen_xla_ops
 
 from tf_green.lm_blocks import DecodePlan, _heads, _projection, find_plan
 
@@ -308,7 +312,7 @@ def decode(folded: Folded, token: Any, input_pos: Any, kv_cache: Any) -> tuple[t
 
     The query attends to cache slots 0 .. input_pos - 1 and to its own key/value, appended
     after the cached ones, so the blocks only read ``kv_cache``; the new keys/values of all
-    blocks are written into slot ``input_pos`` at the end, by one SELECT_V2.
+    blocks are written into slot ``input_pos`` at the end, by one DYNAMIC_UPDATE_SLICE.
 
     Example:
         >>> from tf_green import models
@@ -334,6 +338,6 @@ def decode(folded: Folded, token: Any, input_pos: Any, kv_cache: Any) -> tuple[t
         mixed = tf.reshape(mixed, [1, heads * head_dim])
         x = _feed_forward(x + _apply(mixed, block[1]), block)
         new += [key, value]
-    slot = tf.reshape(tf.equal(tf.constant(slots[:-1]), input_pos), [size, 1])
-    kv_cache = tf.where(slot, tf.concat(new, axis=0), kv_cache)  # slot input_pos <- the new ones
+    start = tf.constant([0, 0, 1, 0], tf.int32) * input_pos  # slot input_pos of every row
+    kv_cache = gen_xla_ops.xla_dynamic_update_slice(kv_cache, tf.concat(new, axis=0), start)
     return tf.reshape(_normed(x, folded.final), [1, 1, -1]), kv_cache

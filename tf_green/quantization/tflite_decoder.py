@@ -289,11 +289,13 @@ class TFLiteDecoder:
             model_content=self.model_bytes, num_threads=num_threads
         ).get_signature_runner("prefill")
         steps = Interpreter(model_content=self.model_bytes, num_threads=num_threads)
+        self._inputs: dict | None = None
         if subgraph == 0:  # the primary subgraph: set, invoke, get (no per-call resize)
             steps.allocate_tensors()
             self._steps, self._inputs, self._outputs = steps, inputs, outputs
         else:
             self._steps = steps.get_signature_runner("decode")
+        self._token, self._position = np.zeros((1, 1), np.int32), np.zeros((), np.int32)
         tokens = self._prefill.get_input_details()["tokens"]
         self.max_length = int(tokens["shape"][-1])
         self.input_details = [tokens]  # what tg.generation.context_length reads
@@ -346,15 +348,14 @@ class TFLiteDecoder:
         """
         if not 0 <= int(position) < self.max_length:
             raise ValueError(f"`position` must be in [0, {self.max_length}), got {position}.")
-        token = np.full((1, 1), int(token), np.int32)
-        position = np.array(int(position), np.int32)
-        if isinstance(self._steps, Interpreter):
-            steps, inputs, outputs = self._steps, self._inputs, self._outputs
-            steps.set_tensor(inputs["token"], token)
-            steps.set_tensor(inputs["input_pos"], position)
-            steps.set_tensor(inputs["kv_cache"], state)
-            steps.invoke()
-            logits = steps.get_tensor(outputs["logits"])
-            return logits.reshape(-1), steps.get_tensor(outputs["kv_cache"])
-        out = self._steps(token=token, input_pos=position, kv_cache=state)
-        return out["logits"].reshape(-1), out["kv_cache"]
+        self._token[0, 0], self._position[...] = int(token), int(position)
+        if self._inputs is None:
+            out = self._steps(token=self._token, input_pos=self._position, kv_cache=state)
+            return out["logits"].reshape(-1), out["kv_cache"]
+        steps, inputs, outputs = self._steps, self._inputs, self._outputs
+        steps.set_tensor(inputs["token"], self._token)  # set_tensor copies
+        steps.set_tensor(inputs["input_pos"], self._position)
+        steps.set_tensor(inputs["kv_cache"], state)
+        steps.invoke()
+        logits = steps.get_tensor(outputs["logits"]).reshape(-1)
+        return logits, steps.get_tensor(outputs["kv_cache"])
