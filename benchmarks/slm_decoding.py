@@ -1,4 +1,4 @@
-"""Cached vs uncached decoding of the SLM student at a 64-token context (issue #16).
+"""Cached vs uncached decoding of the SLM student (and teacher) at a 64-token context (#16).
 
 Writes the ``slm-decoding`` section of benchmarks/RESULTS.md.
 
@@ -8,15 +8,17 @@ trained briefly so it writes text, generates greedily from a 16-character prompt
 context per token: what ``tg.generate`` did before), Keras cached (prefill once, then one
 token per step, ``tf_green.lm_cache``), LiteRT uncached (the ``with_fixed_length`` float
 export, one 64-token forward per token) and LiteRT cached (the prefill/decode export,
-``tf_green.quantization.tflite_decoder``). The four run interleaved, in rounds, with the
-order rotated each round; each run repeats the generation for at least ``--window`` seconds
-inside a ``tg.EnergyMeter``. Latency and energy per generated token are medians over rounds,
-and the ratios are ratios of medians. Energy is a CodeCarbon estimate (CPU TDP x load + RAM
-model; no RAPL here), not a measurement. The machine is shared with other jobs, which is why
-the runs are interleaved and medians are reported.
+``tf_green.quantization.tflite_decoder``). With ``--teacher`` (default) the SLM teacher
+``tiny_lm(vocab, 128, 4, 4)`` is timed the same way on LiteRT (its Keras uncached path
+takes minutes per round). All variants run interleaved, in rounds, with the order rotated
+each round; each run repeats the generation for at least ``--window`` seconds inside a
+``tg.EnergyMeter``. Latency and energy per generated token are medians over rounds, and
+the ratios are ratios of medians. Energy is a CodeCarbon estimate (CPU TDP x load + RAM
+model; no RAPL here), not a measurement. The machine is shared with other jobs, which is
+why the runs are interleaved and medians are reported.
 
 Usage:
-    python benchmarks/slm_decoding.py [--rounds 5] [--window 1.0] [--epochs 1]
+    python benchmarks/slm_decoding.py [--rounds 5] [--window 1.0] [--epochs 1] [--no-teacher]
 """
 
 from __future__ import annotations
@@ -35,21 +37,21 @@ from _results import write_section
 from ai_edge_litert.interpreter import Interpreter
 
 import tf_green as tg
-from tf_green.quantization.tflite_decoder import TFLiteDecoder, export_decoder
+from tf_green.quantization.tflite_decoder import TFLiteDecoder, export_decoder, signature_ops
 
 CONTEXT = 64
 PROMPT = "def parse(self, "  # 16 characters; 16 + 48 new tokens = the 64-token context
 NEW_TOKENS = CONTEXT - len(PROMPT)
 BAR = 5.0
+SHAPES = {"student": (48, 2, 4), "teacher": (128, 4, 4)}  # d_model, layers, heads
 
 
-def _train(epochs: int, max_chars: int) -> tuple[object, object]:
+def _train(shape: tuple[int, int, int], corpus: object, epochs: int) -> object:
     keras = tg.engine.tf_keras()
-    corpus = tg.datasets.python_docs(seq_len=CONTEXT, max_chars=max_chars)
     keras.utils.set_random_seed(0)
-    lm = tg.models.compile_classifier(tg.models.tiny_lm(len(corpus.vocab), 48, 2, 4, CONTEXT))
+    lm = tg.models.compile_classifier(tg.models.tiny_lm(len(corpus.vocab), *shape, CONTEXT))
     lm.fit(corpus.x_train, corpus.y_train, epochs=epochs, batch_size=32, verbose=0)
-    return lm, corpus
+    return lm
 
 
 def _run(model: object, vocab: object, use_cache: bool, window_s: float) -> dict:
@@ -80,15 +82,10 @@ def _invoke_cpu_ms(fixed_bytes: bytes, decoder_bytes: bytes, repeats: int = 300)
     full = Interpreter(model_content=fixed_bytes, num_threads=1)
     full.allocate_tensors()
     full.set_tensor(full.get_input_details()[0]["index"], np.zeros((1, CONTEXT), np.int32))
-    steps = Interpreter(model_content=decoder_bytes, num_threads=1)
-    decode = steps.get_signature_runner("decode")
-    state = steps.get_signature_runner("prefill")(tokens=np.zeros((1, CONTEXT), np.int32))
-    inputs = {
-        "token": np.ones((1, 1), np.int32),
-        "input_pos": np.array(CONTEXT // 2, np.int32),
-        "k_cache": state["k_cache"],
-        "v_cache": state["v_cache"],
-    }
+    steps = TFLiteDecoder(decoder_bytes, num_threads=1)
+    _, state = steps.prefill(np.ones(CONTEXT // 2, np.int32))
+    steps.decode(1, CONTEXT // 2, state)  # sets every input of the decode subgraph
+    interpreter = steps._steps  # the decode (primary) subgraph's interpreter
 
     def cpu_ms(call: object) -> float:
         call()
@@ -97,29 +94,45 @@ def _invoke_cpu_ms(fixed_bytes: bytes, decoder_bytes: bytes, repeats: int = 300)
             call()
         return 1e3 * (time.process_time() - start) / repeats
 
-    return {"full": cpu_ms(full.invoke), "decode": cpu_ms(lambda: decode(**inputs))}
+    return {"full": cpu_ms(full.invoke), "decode": cpu_ms(interpreter.invoke)}
+
+
+def _decode_graph(decoder_bytes: bytes) -> tuple[int, int]:
+    """(operators in the decode signature, XNNPACK partitions they run in)."""
+    interpreter = Interpreter(model_content=decoder_bytes, num_threads=1)
+    interpreter.allocate_tensors()  # decode is the primary subgraph
+    nodes = [op["op_name"] for op in interpreter._get_ops_details()]
+    return len(signature_ops(decoder_bytes)["decode"]), nodes.count("DELEGATE")
 
 
 def main() -> None:
-    """Train, export, time the four variants interleaved, write the RESULTS section."""
+    """Train, export, time the variants interleaved, write the RESULTS section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--window", type=float, default=1.0, help="seconds per timed run")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-chars", type=int, default=200_000)
+    parser.add_argument("--teacher", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     started = time.perf_counter()
 
-    lm, corpus = _train(args.epochs, args.max_chars)
-    fixed_bytes, decoder_bytes = tg.to_tflite(tg.models.with_fixed_length(lm)), export_decoder(lm)
-    fixed = tg.TFLiteModel(fixed_bytes, name="fixed")
-    cached = TFLiteDecoder(decoder_bytes)
-    variants = {
-        "keras uncached": (lm, False),
-        "keras cached": (lm, True),
-        "litert uncached": (fixed, False),
-        "litert cached": (cached, True),
-    }
+    corpus = tg.datasets.python_docs(seq_len=CONTEXT, max_chars=args.max_chars)
+    models = ["student", "teacher"] if args.teacher else ["student"]
+    variants, info = {}, {}
+    for model_name in models:
+        lm = _train(SHAPES[model_name], corpus, args.epochs)
+        fixed_bytes = tg.to_tflite(tg.models.with_fixed_length(lm))
+        decoder_bytes = export_decoder(lm)
+        info[model_name] = {
+            "params": lm.count_params(),
+            "invoke": _invoke_cpu_ms(fixed_bytes, decoder_bytes),
+            "graph": _decode_graph(decoder_bytes),
+        }
+        if model_name == "student":
+            variants["student keras uncached"] = (lm, False)
+            variants["student keras cached"] = (lm, True)
+        variants[f"{model_name} litert uncached"] = (tg.TFLiteModel(fixed_bytes), False)
+        variants[f"{model_name} litert cached"] = (TFLiteDecoder(decoder_bytes), True)
     for model, use_cache in variants.values():  # warm up: trace, compile, allocate
         _run(model, corpus.vocab, use_cache, 0.0)
 
@@ -132,11 +145,6 @@ def main() -> None:
             results[name].append(_run(model, corpus.vocab, use_cache, args.window))
             print(f"round {round_index} {name}: {results[name][-1]['ms']:.3f} ms/token", flush=True)
 
-    invoke = _invoke_cpu_ms(fixed_bytes, decoder_bytes)
-    texts = {name: set().union(*(r["texts"] for r in runs)) for name, runs in results.items()}
-    same = len(set().union(*texts.values())) == 1
-    sample = next(iter(texts["keras uncached"]))
-
     def median(name: str, key: str) -> float | None:
         values = [r[key] for r in results[name] if r[key] is not None]
         return statistics.median(values) if values else None
@@ -145,46 +153,63 @@ def main() -> None:
     for name in names:
         ms, mj = median(name, "ms"), median(name, "mj")
         rows.append(f"| {name} | {ms:.3f} | {'n/a' if mj is None else f'{mj:.3f}'} |")
-    for engine in ("keras", "litert"):
+    pairs = [("student", "keras"), *((m, "litert") for m in models)]
+    for model_name, engine in pairs:
+        prefix = f"{model_name} {engine}"
         for key, what in (("ms", "latency"), ("mj", "estimated energy")):
-            slow, fast = median(f"{engine} uncached", key), median(f"{engine} cached", key)
+            slow, fast = median(f"{prefix} uncached", key), median(f"{prefix} cached", key)
+            label = f"{prefix}: {what} per token >= {BAR:g}x lower"
             if slow is None or fast is None:
-                bars.append(
-                    f"| {engine}: {what} per token >= {BAR:g}x lower | n/a | not measured |"
-                )
+                bars.append(f"| {label} | n/a | not measured |")
                 continue
             ratio = slow / fast
             per_round = [
                 a[key] / b[key]
                 for a, b in zip(
-                    results[f"{engine} uncached"], results[f"{engine} cached"], strict=True
+                    results[f"{prefix} uncached"], results[f"{prefix} cached"], strict=True
                 )
                 if a[key] and b[key]
             ]
             verdict = "met" if ratio >= BAR else "**missed**"
             bars.append(
-                f"| {engine}: {what} per token >= {BAR:g}x lower | {ratio:.1f}x (per round: "
+                f"| {label} | {ratio:.1f}x (per round: "
                 f"{', '.join(f'{r:.1f}' for r in per_round)}) | {verdict} |"
             )
-    bars.append(
-        "| same tokens, cached and uncached, Keras and LiteRT (greedy) | "
-        f"{'identical' if same else 'DIFFERENT'} | {'met' if same else '**missed**'} |"
+    for model_name in models:
+        texts = [r["texts"] for name in names if name.startswith(model_name) for r in results[name]]
+        same = len(set().union(*texts)) == 1
+        bars.append(
+            f"| {model_name}: same tokens, cached and uncached (greedy) | "
+            f"{'identical' if same else 'DIFFERENT'} | {'met' if same else '**missed**'} |"
+        )
+    sample = next(iter(results["student keras uncached"][0]["texts"]))
+    graph_rows = [
+        f"| {m} | {info[m]['params']:,} | {info[m]['graph'][0]} | {info[m]['graph'][1]} | "
+        f"{info[m]['invoke']['full']:.3f} | {info[m]['invoke']['decode']:.3f} | "
+        f"{info[m]['invoke']['full'] / info[m]['invoke']['decode']:.1f}x |"
+        for m in models
+    ]
+    method = results["student keras cached"][0]["method"]
+    teacher = (
+        " The SLM teacher `tiny_lm(vocab, 128, 4, 4)` is trained and timed the same way on "
+        "LiteRT only (its Keras uncached path, eager, would take minutes per round)."
+        if args.teacher
+        else ""
     )
-    method = results["keras cached"][0]["method"]
     body = "\n".join(
         [
-            f"Student `tiny_lm({len(corpus.vocab)}, 48, 2, 4, seq_len={CONTEXT})` "
-            f"({lm.count_params():,} params), trained {args.epochs} epoch(s) on the first "
-            f"{args.max_chars:,} characters of python_docs. Greedy generation of "
-            f"{NEW_TOKENS} tokens after a {len(PROMPT)}-character prompt, filling the "
-            f"{CONTEXT}-token context. {args.rounds} rounds, the four variants interleaved "
-            f"(order rotated per round), each run >= {args.window:g} s; medians over rounds. "
-            "Latency and energy are per generated token and include the prompt's prefill. "
-            "Uncached = one forward pass of the whole context per token (Keras: the model "
-            "called eagerly on the growing context; LiteRT: the `with_fixed_length` float "
-            "export, 64 tokens per call). Cached = prefill once, then one token per step "
-            "with the key/value cache (Keras: `tf_green.lm_cache`, compiled steps; LiteRT: "
-            "the prefill/decode-signature float export, `tf_green.quantization.tflite_decoder`)."
+            f"Student `tiny_lm({len(corpus.vocab)}, 48, 2, 4, seq_len={CONTEXT})`, trained "
+            f"{args.epochs} epoch(s) on the first {args.max_chars:,} characters of "
+            f"python_docs.{teacher} Greedy generation of {NEW_TOKENS} tokens after a "
+            f"{len(PROMPT)}-character prompt, filling the {CONTEXT}-token context. "
+            f"{args.rounds} rounds, all variants interleaved (order rotated per round), each "
+            f"run >= {args.window:g} s; medians over rounds. Latency (wall clock) and energy "
+            "are per generated token and include the prompt's prefill. Uncached = one forward "
+            "pass of the whole context per token (Keras: the model called eagerly on the "
+            "growing context; LiteRT: the `with_fixed_length` float export, 64 tokens per "
+            "call). Cached = prefill once, then one token per step with the key/value cache "
+            "(Keras: `tf_green.lm_cache`, compiled steps; LiteRT: the prefill/decode-signature "
+            "float export, `tf_green.quantization.tflite_decoder`)."
             f" Energy: {method}; a CodeCarbon estimate on this machine (no RAPL), not a "
             "measurement. The machine was shared with other jobs during the run (hence "
             f"interleaving and medians). Run time {time.perf_counter() - started:.0f} s.",
@@ -197,16 +222,15 @@ def main() -> None:
             "|---|---:|---:|",
             *rows,
             "",
-            "Bare LiteRT invoke, CPU time, 1 thread (no Python around it): 64-token forward "
-            f"{invoke['full']:.3f} ms, one decode step (signature call, cache in and out) "
-            f"{invoke['decode']:.3f} ms: {invoke['full'] / invoke['decode']:.1f}x. A decode "
-            "step still runs every operator of the graph once and reads every weight once "
-            "(per-operator overhead and matrix-vector products), while the 64-token forward "
-            "reuses each weight for 64 tokens; for a model this small the LiteRT ratio is "
-            "bounded by that, whatever the cache saves. Keras' uncached path pays Python and "
-            "eager-op overhead per token, which the compiled decode step does not.",
+            "The LiteRT decode step, and a bare invoke (CPU time, 1 thread, no Python around "
+            "it) of the 64-token forward vs one decode step:",
             "",
-            f"Greedy text (all four variants), prompt `{PROMPT!r}`:",
+            "| model | params | decode ops | XNNPACK partitions | 64-token forward ms | "
+            "decode step ms | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *graph_rows,
+            "",
+            f"Greedy text (student, all variants), prompt `{PROMPT!r}`:",
             "",
             "```text",
             PROMPT + sample,

@@ -4,10 +4,11 @@
   it has no key/value cache path.
 * :func:`forward`: prefill and one-token decode on those layers (same objects, same
   weights), written against a small ops namespace: :func:`tf_ops` (TensorFlow, for tf_keras
-  models and the LiteRT export) or ``keras.ops`` (Keras 3, any backend).
+  models) or ``keras.ops`` (Keras 3, any backend).
 
-:mod:`tf_green.lm_cache` compiles and runs it in Keras; the LiteRT export
-(:mod:`tf_green.quantization.tflite_decoder`) traces it into ``prefill``/``decode`` signatures.
+:mod:`tf_green.lm_cache` compiles and runs it in Keras. The LiteRT export
+(:mod:`tf_green.quantization.tflite_decoder`) reads the same plan's weights into a folded
+graph of its own (:mod:`tf_green.quantization._decoder_graph`) and checks it against the model.
 
 Example:
     >>> import numpy as np
@@ -140,7 +141,7 @@ def find_plan(model: Any) -> DecodePlan | str:
 
 
 def tf_ops() -> types.SimpleNamespace:
-    """The ops :func:`forward` needs, from TensorFlow (for tf_keras models and LiteRT export).
+    """The ops :func:`forward` needs, from TensorFlow (for tf_keras models).
 
     Returns:
         A namespace with the same names as ``keras.ops`` for the ops used.

@@ -6,8 +6,9 @@ costs one token's work: it runs the model's own layers (same objects, same weigh
 copied or retrained) on the new token only and attends over the cache.
 
 * :func:`find_plan`, :func:`forward`, :func:`tf_ops` (from :mod:`tf_green.lm_blocks`): the
-  model's layers in decode order, and the one implementation of prefill and decode, also
-  traced by the LiteRT export (:mod:`tf_green.quantization.tflite_decoder`).
+  model's layers in decode order, and the Keras implementation of prefill and decode (the
+  LiteRT export, :mod:`tf_green.quantization.tflite_decoder`, folds the same plan's weights
+  into a graph of its own).
 * :class:`CachedDecoder`: compiled prefill/decode steps (``tf.function`` on TensorFlow,
   ``jax.jit`` on JAX), checked against the full model once when built.
 * :func:`cached_decoder`: the decoder of a model, built once and reused.
