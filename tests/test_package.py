@@ -7,6 +7,8 @@ import pytest
 
 import tf_green as tg
 from tf_green import cli
+from tf_green.quantization._flatbuffer import _OP_NAMES as BUILTIN_OPS
+from tf_green.quantization._flatbuffer import inspect
 
 
 def test_version_and_public_names():
@@ -70,6 +72,10 @@ def test_demo_runs_offline_and_writes_only_its_out_dir(
     for variant in ("teacher", "teacher_pruned", "student", "student_pruned_int8"):
         assert f"| {variant} |" in report
     assert "Energy to solution" in report and "Break-even" in report
+    assert "engine: keras3" in (tmp_path / "demo" / "recipe.yaml").read_text()  # the default
+    for tflite in (tmp_path / "demo").glob("*.tflite"):  # builtin ops only: no Flex, no custom
+        ops = set(inspect(tflite.read_bytes()).op_names)
+        assert "FULLY_CONNECTED" in ops and ops <= set(BUILTIN_OPS.values()) - {"CUSTOM"}, ops
 
 
 def test_cli_usage_errors_exit_2(capsys):
