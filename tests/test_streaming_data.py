@@ -226,3 +226,18 @@ def test_tfrecord_files_stream_into_the_cache(tmp_path):
         )
         batches = list(cache.zip(ds, shuffle=False))
         assert sum(len(b[1]) for b in batches) == 50
+
+
+def test_tf_keras_prune_streams_from_npy_shards(one_shard):
+    # The tf_keras engine reads data through the same check_fit_data, and the teacher cache
+    # is engine-neutral (its tf_keras use: tests/distillation/test_cache.py).
+    from tf_green._keras import keras as tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    inputs = tf_keras.Input((FEATURES,))
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(CLASSES)(inputs))
+    model.compile("adam", tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    one_shard.started = one_shard.finished = 0
+    pruned = tg.prune(model, one_shard.dataset(), epochs=1, schedule="constant", verbose=0)
+    assert one_shard.started == one_shard.finished == 2  # the count, then the epoch's read
+    assert abs(float(np.mean(pruned.layers[-1].get_weights()[0] == 0)) - 0.8) < 0.01
