@@ -121,9 +121,14 @@ def prepare(
         )
     with strategy_scope(strategy):
         copy = copy_model(model)
-        compile_like(
+        compiled = compile_like(
             copy, model, optimizer=optimizer, loss=loss, metrics=metrics, required=required
         )
+        if compiled and not copy.optimizer.built:
+            # Built here, eagerly (as strip does): built by the first train step instead, its
+            # variables are created inside the traced step, which TensorFlow then traces
+            # twice (about 1 s of CPU for the digits CNN, 15% of a 12-epoch fit).
+            copy.optimizer.build(copy.trainable_variables)
         index = {id(v): i for i, v in enumerate(model.weights)}
         owner = {id(v): layer for layer in iter_layers(copy) for v in layer.weights}
         mapped = []
