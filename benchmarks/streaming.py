@@ -16,7 +16,9 @@ TensorFlow backend:
 * ``baseline``: the same imports and models, one batch read, no training: the memory every
   run pays before any data.
 
-Time is the child's wall time of the call (imports and model building excluded); peak RSS
+Time is the child's wall time of the call (imports and model building excluded), and of
+its last epoch alone (a Keras callback: streamed training without the one-time tracing,
+which is what grows with the data); peak RSS
 is the child's ``ru_maxrss`` from ``os.wait4`` (that child only). Sizes and tasks are
 interleaved in rounds; the table gives medians over rounds. The machine is shared with
 other engineers' jobs (2 cores), so times are noisy; memory is not.
@@ -96,32 +98,55 @@ def cnn(width: int, seed: int):
     return model
 
 
+def epoch_timer():
+    """A Keras callback that records each epoch's wall time (its ``seconds`` list)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
 def child(task: str, folder: pathlib.Path, shards: int) -> dict:
     """One measured run, in this (child) process."""
     import tf_green as tg
     from tf_green.distillation import cache_teacher
 
     data = streamed(folder, shards)
+    timer = epoch_timer()
     if task == "baseline":
         cnn(16, 0), cnn(32, 1), cnn(8, 2)
         next(iter(data))
-        return {"seconds": 0.0}
+        return {"seconds": 0.0, "last_epoch_seconds": 0.0}
     if task == "prune":
         model = cnn(16, 0)
         start = time.perf_counter()
-        tg.prune(model, data, epochs=EPOCHS, target_sparsity=0.8, verbose=0)
-        return {"seconds": time.perf_counter() - start}
+        tg.prune(model, data, epochs=EPOCHS, target_sparsity=0.8, verbose=0, callbacks=[timer])
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "last_epoch_seconds": timer.seconds[-1]}
     teacher, student = cnn(32, 1), cnn(8, 2)
     spill = pathlib.Path(tempfile.mkdtemp(prefix="spill-", dir=folder))
     start = time.perf_counter()
     cache = cache_teacher(teacher, data, max_memory_bytes=BUDGET_BYTES, spill_directory=spill)
-    tg.distill(teacher, student, data, cache=cache, epochs=EPOCHS, verbose=0)
+    tg.distill(teacher, student, data, cache=cache, epochs=EPOCHS, verbose=0, callbacks=[timer])
     seconds = time.perf_counter() - start
     spilled = cache.spilled
     cache.close()
     left = os.listdir(spill)
     spill.rmdir()
-    return {"seconds": seconds, "spilled": spilled, "left": left}
+    return {
+        "seconds": seconds,
+        "last_epoch_seconds": timer.seconds[-1],
+        "spilled": spilled,
+        "left": left,
+    }
 
 
 def measure(task: str, folder: pathlib.Path, shards: int) -> dict:
@@ -172,9 +197,9 @@ def report(results: dict, sizes: list[int], per_copy: int, rounds: int) -> str:
         f"models and reads one batch peaks at {base:.0f} MiB. The machine was shared with "
         "other engineers' jobs (2 cores): times are noisy, memory is not.",
         "",
-        "| task | data | samples | time s | s per 1k samples | peak RSS MiB | "
-        "RSS vs 1x | RSS over baseline MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| task | data | samples | time s | last epoch s | last epoch ms per 1k samples | "
+        "peak RSS MiB | RSS vs 1x | RSS over baseline MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     bars = []
     for task in ("prune", "distill"):
@@ -184,16 +209,17 @@ def report(results: dict, sizes: list[int], per_copy: int, rounds: int) -> str:
             if task == "distill":
                 assert all(r["spilled"] and not r["left"] for r in runs), runs
             seconds = statistics.median(r["seconds"] for r in runs)
+            epoch = statistics.median(r["last_epoch_seconds"] for r in runs)
             rss = statistics.median(r["peak_rss_mb"] for r in runs)
-            first = first or (seconds, rss)
+            first = first or (epoch, rss)
             samples = size * per_copy
             lines.append(
-                f"| {task} | {size}x | {samples:,} | {seconds:.1f} | "
-                f"{1000 * seconds / samples:.2f} | {rss:.0f} | {rss / first[1]:.3f} | "
+                f"| {task} | {size}x | {samples:,} | {seconds:.1f} | {epoch:.2f} | "
+                f"{1e6 * epoch / samples:.0f} | {rss:.0f} | {rss / first[1]:.3f} | "
                 f"{rss - base:+.0f} |"
             )
         top = max(sizes)
-        seconds = statistics.median(r["seconds"] for r in results[(task, top)])
+        seconds = statistics.median(r["last_epoch_seconds"] for r in results[(task, top)])
         rss = statistics.median(r["peak_rss_mb"] for r in results[(task, top)])
         ratio = rss / first[1]
         bars.append(
@@ -201,16 +227,17 @@ def report(results: dict, sizes: list[int], per_copy: int, rounds: int) -> str:
             f"{'met' if ratio <= 1.2 else 'not met'} |"
         )
         bars.append(
-            f"| {task}: time at {top}x vs {top} x the 1x time (linear = {top}) | "
+            f"| {task}: last-epoch time at {top}x over 1x (linear = {top}) | "
             f"{seconds / first[0]:.1f}x | "
             f"{'near-linear or better' if seconds / first[0] <= 1.25 * top else 'worse'} |"
         )
     lines += ["", "### Bars", "", "| bar | measured | verdict |", "|---|---|---|", *bars]
     lines += [
         "",
-        "Time per sample falls as the data grows because each call's fixed costs "
-        "(tracing, the counting pass's start-up, the cache's shapes) are spread over more "
-        "samples; past them, time is linear in the samples read.",
+        "`time s` is the whole call (counting pass, cache, tracing, both epochs): its fixed "
+        "costs (tracing and compiling under a loaded machine, tens of seconds) dwarf the "
+        "streaming at these sizes, so the growth with data is read from the last epoch "
+        "(no tracing, pure streamed training), whose time per sample should stay flat.",
     ]
     return "\n".join(lines)
 
