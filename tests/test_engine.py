@@ -1,10 +1,5 @@
 """The core seam (#13 part 1): engine detection, the shared model operations, lazy imports."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import keras as keras3
 import numpy as np
 import pytest
@@ -17,23 +12,6 @@ import tf_green as tg
 from tf_green import _engine, pruning
 from tf_green._engine import models as engine_models
 from tf_green.quantization import TFLiteModel, qat, quantize, to_tflite
-
-
-def _run(script: str, env: dict | None = None) -> str:
-    """Run ``script`` in a fresh interpreter; return its stdout (fail with its stderr)."""
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    for key, value in list(environment.items()):
-        if value is None:
-            del environment[key]
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def _k3_mlp(units=4):
@@ -261,91 +239,5 @@ def test_the_one_strip_applies_the_masks_that_tfmot_strip_does_not():
     assert (kernel.numpy()[mask == 0] == 0).all()
 
 
-def test_import_tf_green_keeps_the_users_keras_and_imports_no_keras():
-    out = _run(
-        """
-        import os, sys
-        import tf_green as tg
-        heavy = ("keras", "tf_keras", "tensorflow", "tensorflow_model_optimization")
-        print(sorted(m for m in heavy if m in sys.modules))
-        assert "TF_USE_LEGACY_KERAS" not in os.environ
-        assert set(tg.__all__) <= set(dir(tg)) and "engine" in dir(tg)
-        print(tg.datasets.digits()[0][0].shape, tg.prune.__module__)
-        # The command line, recipes and the workflow are engine-neutral too.
-        import tf_green.cli, tf_green.loading, tf_green.workflow
-        print("tf_keras" in sys.modules, "tensorflow_model_optimization" in sys.modules)
-        """,
-        env={"TF_USE_LEGACY_KERAS": None},
-    )
-    assert out.split("\n")[:3] == ["[]", "(1347, 8, 8, 1) tf_green.pruning", "False False"]
-
-
-def test_tf_keras_user_keeps_tf_keras_classes_registered_and_tf_keras_unchanged():
-    script = """
-        import os, sys
-        import tensorflow as tf
-        import tf_keras
-        import tf_green as tg
-        assert "tensorflow_model_optimization" in sys.modules  # registration imported it
-        assert tf_keras.saving.get_registered_object("tf_green>Distiller") is not None
-        pruned = tg.prune(
-            tg.models.compile_classifier(tg.models.mlp(hidden=(4,))),
-            *tg.datasets.digits(image=False)[0], target_sparsity=0.5, epochs=2, verbose=0,
-        )
-        print(os.environ.get("TF_USE_LEGACY_KERAS"), tf.keras.__name__, tg.engine.engine_of(pruned))
-    """
-    assert _run(script, {"TF_USE_LEGACY_KERAS": None}).split()[:3] == [
-        "None",
-        "keras._tf_keras.keras",
-        "tf_keras",
-    ]
-    assert _run(script, {"TF_USE_LEGACY_KERAS": "1"}).split()[:2] == ["1", "tf_keras.api._v2.keras"]
-
-
-def test_keras3_user_loads_tf_green_layers_without_custom_objects(tmp_path):
-    path = tmp_path / "lm.keras"
-    tg.models.tiny_lm(11, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3").save(
-        path
-    )
-    script = f"""
-        import sys
-        import keras
-        import tf_green as tg
-        model = keras.saving.load_model({str(path)!r})
-        print(type(model.get_layer("position_embedding")).__module__,
-              keras.saving.get_registered_object("tf_green>Distiller") is not None,
-              "tf_keras" in sys.modules)
-    """
-    assert _run(script).split() == ["tf_green._models_keras3", "True", "False"]
-
-
-def test_acceptance_keras3_user_prunes_without_tf_keras():  # about 10 s, in a child
-    out = _run(
-        """
-        import os, sys
-        import keras
-        import tf_green as tg
-        keras.utils.set_random_seed(0)
-        (x, y), _ = tg.datasets.digits()
-        model = keras.Sequential([
-            keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
-            keras.layers.Flatten(), keras.layers.Dense(10),
-        ])
-        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        pruned = tg.prune(model, x[:512], y[:512], target_sparsity=0.8, epochs=2, verbose=0)
-        assert isinstance(pruned, keras.Model) and pruned is not model
-        kernels = [l.kernel.numpy() for l in pruned.layers if hasattr(l, "kernel")]
-        assert len(kernels) == 2
-        assert all(abs(float((k == 0).mean()) - 0.8) < 0.01 for k in kernels), kernels
-        assert all(float((l.kernel.numpy() == 0).mean()) == 0 for l in model.layers
-                   if hasattr(l, "kernel"))
-        assert "tf_keras" not in sys.modules
-        assert "tensorflow_model_optimization" not in sys.modules
-        assert "TF_USE_LEGACY_KERAS" not in os.environ
-        import tensorflow as tf
-        assert tf.keras.version().startswith("3."), tf.keras.version()
-        print("ok")
-        """,
-        env={"TF_USE_LEGACY_KERAS": None},
-    )
-    assert out.strip().endswith("ok")
+# What `import tf_green` and each engine's users import is checked in fresh interpreters by
+# tests/test_fresh_interpreter.py (one child per group of scenarios).

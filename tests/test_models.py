@@ -85,49 +85,8 @@ def test_compile_classifier_compiles_for_logits():
 
 
 # --- engine="keras3": the same architectures with Keras 3 --------------------------------
-
-_KERAS3_SCRIPT = r"""
-import sys, numpy as np, tempfile, os
-import keras
-from tf_green import models
-lm = models.tiny_lm(20, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3")
-if keras.backend.backend() == "tensorflow":  # JAX compiles each initializer: keep it short
-    cnn = models.compile_classifier(models.cnn(width=2, engine="keras3"))
-    cnn.fit(np.zeros((4, 8, 8, 1), "float32"), np.arange(4), epochs=1, verbose=0)
-    assert models.mlp(hidden=(4,), engine="keras3").count_params() == 4 * 64 + 4 + 5 * 10
-fixed = models.with_fixed_length(lm)
-tokens = (np.arange(12, dtype="int32").reshape(2, 6) % 20)
-path = os.path.join(tempfile.mkdtemp(), "lm.keras")
-lm.save(path)
-loaded = keras.saving.load_model(path)
-np.testing.assert_allclose(np.asarray(lm(tokens)), np.asarray(loaded(tokens)), atol=1e-5)
-assert type(loaded.get_layer("position_embedding")).__name__ == "PositionEmbedding"
-assert fixed.input_shape == (None, 6)
-from tf_green import datasets
-from tf_green.generation import generate  # the cached decoder, Keras 3 side
-vocab = datasets.python_docs(seq_len=6, max_chars=2_000).vocab
-lm20 = models.tiny_lm(len(vocab), d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="keras3")
-assert len(generate(lm20, "ab", 3, vocab=vocab, temperature=0, use_cache=True)) == 3
-leaked = sorted(m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules)
-print("BACKEND", keras.backend.backend(), "LEAKED", leaked)
-"""
-
-
-def test_keras3_builds_train_save_and_load_without_tf_keras():
-    # TensorFlow backend here; the in-process keras3 tests below also run under
-    # KERAS_BACKEND=jax (JAX compiles every initializer: a JAX subprocess costs ~50 s).
-    backend = "tensorflow"
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", _KERAS3_SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"BACKEND {backend} LEAKED []" in done.stdout
+# (built, trained, saved, loaded and generated from without tf_keras, in a fresh interpreter:
+# tests/test_fresh_interpreter.py::test_keras3_builds_train_save_and_load_without_tf_keras)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""tg.distill / tg.Distiller on Keras 3: dispatch, the caller's models, no tf_keras imported."""
+"""tg.distill / tg.Distiller on Keras 3: dispatch, the caller's models, no tf_keras imported.
+
+That no tf_keras/TFMOT is imported is checked in a fresh interpreter by
+tests/test_fresh_interpreter.py::test_a_keras3_user_never_imports_tf_keras_when_distilling.
+"""
 
 from __future__ import annotations
-
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -44,39 +44,6 @@ def test_dispatch_and_bad_pairs(trained_teacher, pair_data):
         tg.distill(teacher, mlp(3, "s"), x, y, temperature="hot")
     d = tg.Distiller(student=mlp(3, "s"), teacher=teacher)
     assert isinstance(d, tg.Distiller) and type(d).__module__.endswith("keras3.distiller")
-
-
-@pytest.mark.skipif(
-    keras.backend.backend() == "jax",
-    reason="a fresh interpreter costs ~15 s; the TensorFlow run covers the import check",
-)
-def test_a_keras3_user_never_imports_tf_keras():
-    script = textwrap.dedent(
-        """
-        import sys
-        import keras
-        import numpy as np
-        import tf_green as tg
-        def mlp(h):
-            i = keras.Input((6,))
-            o = keras.layers.Dense(4)(keras.layers.Dense(h, name="h")(i))
-            return keras.Model(i, o)
-        x, y = np.random.rand(16, 6).astype("float32"), np.arange(16) % 4
-        try:  # dispatch, imports and the teacher cache, without a training run
-            tg.distill(mlp(8), mlp(2), x, y, alpha=2.0)
-        except ValueError as error:
-            assert "alpha" in str(error)
-        d = tg.Distiller(mlp(8), mlp(2), teacher_outputs=tg.distillation.cache_teacher(mlp(8), x))
-        assert isinstance(d, tg.Distiller) and isinstance(d.teacher_outputs,
-                                                          tg.distillation.TeacherCache)
-        bad = [m for m in ("tf_keras", "tensorflow_model_optimization") if m in sys.modules]
-        print("LOADED", bad)
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert "LOADED []" in done.stdout, done.stdout + done.stderr[-3000:]
 
 
 def test_a_regression_teacher_is_distilled_with_a_squared_error():
