@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -148,8 +149,13 @@ def test_a_failing_teacher_leaves_no_spilled_shards(data, tmp_path):
     assert _entries(tmp_path) == []
 
 
-def test_bad_budget_and_spill_directory_are_refused(teacher, data, tmp_path):
+def test_bad_budget_and_spill_directory_are_refused(teacher, data, tmp_path, monkeypatch):
     x, _ = data
+    with monkeypatch.context() as patch:  # no disk space: refused, nothing left behind
+        patch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(1, 1, 0))
+        with pytest.raises(ValueError, match=r"over `max_memory_bytes`.*MiB on disk"):
+            cache_teacher(teacher, x, max_memory_bytes=BUDGET, spill_directory=tmp_path)
+    assert _entries(tmp_path) == []
     with pytest.raises(ValueError, match="`max_memory_bytes`"):
         cache_teacher(teacher, x, max_memory_bytes=-1)
     with pytest.raises(ValueError, match="`spill_directory`"):

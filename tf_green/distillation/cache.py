@@ -278,14 +278,19 @@ def cache_teacher(
 
 def _spill_target(parent: Any, needed_bytes: int) -> tuple[str, pathlib.Path]:
     """A new temporary folder for a cache over its memory budget, and the cache path in it."""
-    if parent is not None and not pathlib.Path(parent).expanduser().is_dir():
-        raise ValueError(f"`spill_directory` {str(parent)!r} is not a folder; create it.")
+    if parent is not None:
+        parent = pathlib.Path(parent).expanduser()
+        if not parent.is_dir():
+            raise ValueError(f"`spill_directory` {str(parent)!r} is not a folder; create it.")
     folder = tempfile.mkdtemp(prefix="tf_green-teacher-cache-", dir=parent)
     try:
         path = _storage.check_target_directory(pathlib.Path(folder) / "cache", needed_bytes)
-    except BaseException:
+    except ValueError as error:
         shutil.rmtree(folder, ignore_errors=True)
-        raise
+        raise ValueError(
+            f"the teacher cache is over `max_memory_bytes`, so it goes to disk: {error} "
+            "Pass spill_directory= on a disk with room, or raise max_memory_bytes."
+        ) from None
     return folder, path
 
 
