@@ -58,7 +58,7 @@ def _run(model: object, vocab: object, use_cache: bool, window_s: float) -> dict
     """Generate for >= window_s inside an EnergyMeter; per-token latency and energy."""
     texts, count = set(), 0
     with tg.EnergyMeter(label="decode") as meter:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         while count == 0 or time.perf_counter() - start < window_s:
             texts.add(
                 tg.generate(
@@ -66,11 +66,12 @@ def _run(model: object, vocab: object, use_cache: bool, window_s: float) -> dict
                 )
             )
             count += 1
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     tokens = count * NEW_TOKENS
     energy = meter.energy_j
     return {
         "ms": 1e3 * elapsed / tokens,
+        "cpu": 1e3 * cpu / tokens,
         "mj": None if energy is None else 1e3 * energy / tokens,
         "texts": texts,
         "method": meter.method,
@@ -149,10 +150,11 @@ def main() -> None:
         values = [r[key] for r in results[name] if r[key] is not None]
         return statistics.median(values) if values else None
 
-    rows, bars = [], []
+    rows, bars, cpu_rows = [], [], []
     for name in names:
-        ms, mj = median(name, "ms"), median(name, "mj")
-        rows.append(f"| {name} | {ms:.3f} | {'n/a' if mj is None else f'{mj:.3f}'} |")
+        ms, mj, cpu = median(name, "ms"), median(name, "mj"), median(name, "cpu")
+        energy = "n/a" if mj is None else f"{mj:.3f}"
+        rows.append(f"| {name} | {ms:.3f} | {cpu:.3f} | {energy} |")
     pairs = [("student", "keras"), *((m, "litert") for m in models)]
     for model_name, engine in pairs:
         prefix = f"{model_name} {engine}"
@@ -175,6 +177,8 @@ def main() -> None:
                 f"| {label} | {ratio:.1f}x (per round: "
                 f"{', '.join(f'{r:.1f}' for r in per_round)}) | {verdict} |"
             )
+        slow, fast = median(f"{prefix} uncached", "cpu"), median(f"{prefix} cached", "cpu")
+        cpu_rows.append(f"| {prefix} | {slow / fast:.1f}x |")
     for model_name in models:
         texts = [r["texts"] for name in names if name.startswith(model_name) for r in results[name]]
         same = len(set().union(*texts)) == 1
@@ -218,9 +222,17 @@ def main() -> None:
             "|---|---|---|",
             *bars,
             "",
-            "| variant | latency ms/token (median) | estimated energy mJ/token (median) |",
-            "|---|---:|---:|",
+            "| variant | latency ms/token (median) | process CPU ms/token (median) | "
+            "estimated energy mJ/token (median) |",
+            "|---|---:|---:|---:|",
             *rows,
+            "",
+            "Process CPU time per token, uncached / cached (less sensitive to the other jobs "
+            "than wall clock; not a bar, a cross-check):",
+            "",
+            "| model, engine | CPU-time ratio |",
+            "|---|---:|",
+            *cpu_rows,
             "",
             "The LiteRT decode step, and a bare invoke (CPU time, 1 thread, no Python around "
             "it) of the 64-token forward vs one decode step:",
