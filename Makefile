@@ -26,7 +26,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # The Keras 3 tests run once more on the JAX backend, in their own process (a backend is per process).
-KERAS3_TESTS := tests/pruning/keras3 tests/distillation/keras3 tests/quantization/keras3 tests/bench/keras3
+KERAS3_TESTS := tests/pruning/keras3 tests/distillation/keras3 tests/quantization/keras3 tests/bench/keras3 \
+	tests/test_jax_end_to_end.py
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	KERAS_BACKEND=jax $(PY) -m pytest $(KERAS3_TESTS) -q -p no:randomly $(PYTEST_ARGS)

@@ -28,6 +28,8 @@ RUNS = [
     ("bench_keras3", [], None),
     ("energy", [], None),
     ("end_to_end", [], None),
+    ("end_to_end", ["--engine", "tf_keras"], None),
+    ("streaming", [], None),
     ("slm", [], None),
     ("slm_decoding", [], None),
 ]

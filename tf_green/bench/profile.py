@@ -61,6 +61,10 @@ class Profile:
         macs_fp32: float32 MACs per sample.
         macs_fp16: float16 MACs per sample.
         macs_int8: int8 MACs per sample.
+        macs_int4: MACs of INT4 weights (int8 activations) per sample.
+        macs_int16x8: MACs of 16-bit activations with 8-bit (or 4-bit) weights per sample.
+        macs_int16: MACs of two 16-bit integer operands per sample.
+        macs_int32: MACs of wider (32/64-bit) integer operands per sample.
         macs_skipped: Zero-weight MACs the runtime skips (sparse kernels), per sample.
         flops_method: How MACs were counted ("from the graph", "from the jaxpr" or "per op").
         latency_ms_p50: Median latency at ``latency_batch_size``, ms.
@@ -124,6 +128,10 @@ class Profile:
     macs_fp32: int
     macs_fp16: int
     macs_int8: int
+    macs_int4: int
+    macs_int16x8: int
+    macs_int16: int
+    macs_int32: int
     macs_skipped: int
     flops_method: str
     latency_ms_p50: float
@@ -359,6 +367,10 @@ def profile(
         macs_fp32=macs.macs_fp32,
         macs_fp16=macs.macs_fp16,
         macs_int8=macs.macs_int8,
+        macs_int4=macs.macs_int4,
+        macs_int16x8=macs.macs_int16x8,
+        macs_int16=macs.macs_int16,
+        macs_int32=macs.macs_int32,
         macs_skipped=macs.macs_skipped,
         flops_method=macs.method,
         latency_ms_p50=latency.latency_ms_p50,

@@ -97,12 +97,20 @@ class JaxRunner:
         return jax.block_until_ready(outputs)
 
 
-def _precision(dtype: Any) -> str:
-    dtype = np.dtype(dtype)
-    if dtype.name in ("float16", "bfloat16"):
+def _precision(*dtypes: Any) -> str:
+    """The MAC precision of a dot/conv from its two operands' dtypes (the wider one decides)."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    if any(d.name in ("float16", "bfloat16") for d in dtypes) and all(
+        d.name in ("float16", "bfloat16") or np.issubdtype(d, np.integer) for d in dtypes
+    ):
         return "fp16"
-    if np.issubdtype(dtype, np.integer):
-        return "int8"
+    if all(np.issubdtype(d, np.integer) for d in dtypes):
+        bits = sorted(8 * d.itemsize for d in dtypes)
+        if bits[-1] <= 8:
+            return "int8"
+        if bits == [8, 16]:
+            return "int16x8"
+        return "int16" if bits[-1] == 16 else "int32"
     return "fp32"
 
 
@@ -135,7 +143,7 @@ def _count(jaxpr: Any, times: int, totals: dict[str, int], uncounted: list[str])
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name in ("dot_general", "conv_general_dilated"):
-            totals[_precision(eqn.invars[0].aval.dtype)] += times * _eqn_macs(eqn)
+            totals[_precision(*(v.aval.dtype for v in eqn.invars[:2]))] += times * _eqn_macs(eqn)
             continue
         subs = list(_sub_jaxprs(eqn.params))
         if not subs:
@@ -181,6 +189,9 @@ def jax_macs(model: Any, specs: Sequence[tuple[Sequence[int], Any]]) -> MacCount
         macs_fp16=totals["fp16"],
         macs_int8=totals["int8"],
         macs_skipped=0,
+        macs_int16x8=totals["int16x8"],
+        macs_int16=totals["int16"],
+        macs_int32=totals["int32"],
         method=METHOD,
         uncounted_ops=tuple(uncounted),
     )
