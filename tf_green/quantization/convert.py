@@ -78,7 +78,8 @@ def to_tflite(
     * ``"int8"``: full integer: int8 weights and activations, calibrated on
       ``representative_data``; builtin INT8 kernels only (checked after conversion).
     * ``"int16x8"`` / ``"int4"``: made by ai-edge-quantizer from the float export (16-bit
-      activations; INT4 weights), see :mod:`tf_green.quantization._ai_edge`.
+      activations; INT4 weights, with lookup tables such as token and position embeddings
+      stored int8 per row), see :mod:`tf_green.quantization._ai_edge`.
 
     ``sparse=True`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: tensors that are sparse enough
     (pruned to high sparsity, e.g. 80-90%) are stored in a compressed sparse encoding, which
