@@ -125,3 +125,11 @@ def test_prune_through_the_device_path_equals_the_numpy_path(monkeypatch, k3_dig
     for name, target in (("conv2", 0.9), ("logits", 0.5)):
         kernel = keras.ops.convert_to_numpy(on_device.get_layer(name).kernel)
         assert np.mean(kernel == 0.0) == pytest.approx(target, abs=0.002)
+
+
+def test_wrap_builds_the_optimizer_before_fit():
+    """Built lazily in the first train step, its variables made TensorFlow trace it twice."""
+    wrapped = keras3.wrap(k3_cnn())
+    assert wrapped.optimizer.built
+    # Adam's two moments per trainable variable exist already.
+    assert len(wrapped.optimizer.variables) >= 2 * len(wrapped.trainable_variables)
