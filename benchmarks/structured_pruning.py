@@ -16,6 +16,12 @@ INT8 (``quantization="int8", int8_io=True``):
   blocks with BatchNormalization and ``Add`` skips, 1x1 projection shortcuts) at 60% of its
   MACs (40% fewer): accuracy within 1.5 points.
 
+Baselines are trained to convergence (EarlyStopping on a held-out 15% of the training data,
+restore_best_weights), and each accuracy drop is the worse of the drop vs that baseline and
+vs an equal-budget control (the unpruned baseline fine-tuned for the same extra epochs as
+the pruned model). The INT8 pruned model is also exported with a static batch-1 input to
+time the dynamic-batch shape ops (SHAPE, STRIDED_SLICE, CONCATENATION, EXPAND_DIMS).
+
 Latencies: batch 1, one thread, ai-edge-litert ``Interpreter`` (XNNPACK); the variants are
 timed interleaved in rounds (each round times every variant once, ``calls`` invokes each)
 and each speed-up is the median of the per-round ratios. Energy: ``tg.Bench`` profiles the
@@ -102,6 +108,51 @@ def compiled(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
     return model
 
 
+def fit_converged(model: keras.Model, x, y, *, max_epochs: int, patience: int, seed: int = 0):
+    """Train to convergence: EarlyStopping on a held-out 15% of the TRAINING data.
+
+    The split is stratification-free but shuffled with a fixed seed; ``restore_best_weights``
+    keeps the epoch with the best held-out loss. Returns the number of epochs run and the
+    best epoch (1-based).
+    """
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = int(0.85 * len(x))
+    fit, held = order[:cut], order[cut:]
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    history = model.fit(
+        x[fit], y[fit], epochs=max_epochs, batch_size=32, verbose=0,
+        validation_data=(x[held], y[held]), callbacks=[stop],
+    )  # fmt: skip
+    losses = history.history["val_loss"]
+    return len(losses), int(np.argmin(losses)) + 1
+
+
+def equal_budget_control(base: keras.Model, x, y, epochs: int) -> keras.Model:
+    """The UNPRUNED model fine-tuned for the same extra epochs the pruned one got.
+
+    Same data (all of ``x``), batch size and a fresh optimizer compiled like ``base``, as
+    ``tg.pruning.shrink``'s fine-tuning does (``compile_like``).
+    """
+    control = keras.models.clone_model(base)
+    control.set_weights(base.get_weights())
+    compiled(control, float(keras.ops.convert_to_numpy(base.optimizer.learning_rate)))
+    control.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+    return control
+
+
+def static_batch1(model: keras.Model) -> keras.Model:
+    """A clone of a functional ``model`` with a static batch-1 input (same weights)."""
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_shape"] = [1, *layer["config"]["batch_shape"][1:]]
+    clone = keras.Model.from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def to_litert(model: keras.Model, int8: bool = False, int8_io: bool = True, calib=None) -> bytes:
     """``tg.to_tflite``: float32, or full INT8 calibrated on ``calib`` (int8 I/O by default)."""
     if not int8:
@@ -182,6 +233,7 @@ def variants(base, small, x_calib) -> tuple[dict[str, bytes], dict[str, EnergyMe
         "unpruned int8": (base, {"int8": True}),
         "pruned int8": (small, {"int8": True}),
         "pruned int8 (float I/O)": (small, {"int8": True, "int8_io": False}),
+        "pruned int8 (static batch 1)": (static_batch1(small), {"int8": True}),
     }
     contents, meters = {}, {}
     for label, (model, options) in plan.items():
@@ -332,16 +384,25 @@ def channels_table(report) -> str:
 
 
 def run_case(title, base, x, y, xv, yv, *, epochs, prune_epochs, steps, rounds, calls,
-             energy=None, **target):  # fmt: skip
+             energy=None, control=None, **target):  # fmt: skip
+    """``epochs=(max_epochs, patience)`` trains ``base`` to convergence first (None: trained).
+
+    ``control``: an equal-budget control accuracy already measured for this ``base`` and
+    budget (else the unpruned model is fine-tuned ``steps * prune_epochs`` epochs here).
+    """
     t0 = time.time()
+    trained = None
     if epochs:
-        base.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+        trained = fit_converged(base, x, y, max_epochs=epochs[0], patience=epochs[1])
     base_acc = float(base.evaluate(xv, yv, verbose=0)[1])
     small, report, prune_s, prune_meter = prune_case(
         base, x, y, xv, yv, epochs=prune_epochs, steps=steps, **target
     )
     small_acc = float(small.evaluate(xv, yv, verbose=0)[1])
-    print(f"[{time.time() - t0:.0f}s] {title}: trained and pruned", flush=True)
+    if control is None:
+        control_model = equal_budget_control(base, x, y, steps * prune_epochs)
+        control = float(control_model.evaluate(xv, yv, verbose=0)[1])
+    print(f"[{time.time() - t0:.0f}s] {title}: trained, pruned, control", flush=True)
     contents, meters = variants(base, small, x[:300])
     runners = {label: Runner(content) for label, content in contents.items()}
     accs = {label: runner.accuracy(xv, yv) for label, runner in runners.items()}
@@ -352,6 +413,9 @@ def run_case(title, base, x, y, xv, yv, *, epochs, prune_epochs, steps, rounds, 
         "model": base,
         "base_acc": base_acc,
         "small_acc": small_acc,
+        "control_acc": control,
+        "trained": trained,
+        "budget": steps * prune_epochs,
         "report": report,
         "prune_s": prune_s,
         "prune_meter": prune_meter,
@@ -370,7 +434,12 @@ def run_case(title, base, x, y, xv, yv, *, epochs, prune_epochs, steps, rounds, 
 
 def ops_line(runners) -> str:
     parts = []
-    for label in ("unpruned int8", "pruned int8", "pruned int8 (float I/O)"):
+    for label in (
+        "unpruned int8",
+        "pruned int8",
+        "pruned int8 (float I/O)",
+        "pruned int8 (static batch 1)",
+    ):
         ops = ", ".join(f"{op} {n}" for op, n in sorted(runners[label].ops.items()))
         parts.append(f"- `{label}`: {ops}")
     return "\n".join(parts)
@@ -383,11 +452,27 @@ def case_section(key, case, title) -> str:
     i8 = ratio(pr, "unpruned int8", "pruned int8")
     io = ratio(pr, "pruned int8 (float I/O)", "pruned int8")
     xnn = ratio(pr, "pruned int8 (no XNNPACK)", "pruned int8")
+    static = ratio(pr, "pruned int8", "pruned int8 (static batch 1)")
     f32_vs_i8 = ratio(pr, "pruned float32", "pruned int8")
     drop_keras = case["base_acc"] - case["small_acc"]
     drop_lite = case["accs"]["unpruned float32"] - case["accs"]["pruned float32"]
+    drop_control = case["control_acc"] - case["small_acc"]
+    drop_base = max(drop_keras, drop_lite)
     drop_i8 = case["accs"]["unpruned int8"] - case["accs"]["pruned int8"]
-    case.update(kept=kept, f32=f32, i8=i8, drop=max(drop_keras, drop_lite), drop_i8=drop_i8)
+    case.update(
+        kept=kept, f32=f32, i8=i8, drop=max(drop_base, drop_control), drop_base=drop_base,
+        drop_control=drop_control, drop_i8=drop_i8, static=static,
+    )  # fmt: skip
+    shape_ops = ("SHAPE", "STRIDED_SLICE", "CONCATENATION", "EXPAND_DIMS")
+    dynamic_ops = case["runners"]["pruned int8"].ops
+    n_shape = sum(dynamic_ops.get(op, 0) for op in shape_ops)
+    trained = case["trained"]
+    baseline = (
+        f"trained to convergence here ({trained[0]} epochs, best held-out loss at epoch "
+        f"{trained[1]}, weights restored)"
+        if trained
+        else "the converged model of the case above"
+    )
     keras_accs = {False: case["base_acc"], True: case["small_acc"]}
     target = rep.attrs.get("latency_target") or rep.attrs["macs_target"]
     kind = "latency" if rep.attrs.get("latency_target") else "MACs"
@@ -396,6 +481,12 @@ def case_section(key, case, title) -> str:
         f"MACs kept: {kept:.3f} ({kind} target {target}), params "
         f"{rep.attrs['params_before']:,} -> {rep.attrs['params_after']:,}; pruning + "
         f"fine-tuning took {case['prune_s']:.0f} s.\n\n"
+        f"Accuracy (Keras, validation): baseline {case['base_acc']:.4f}, {baseline}; pruned + "
+        f"{case['budget']} fine-tuning epochs {case['small_acc']:.4f}; equal-budget control "
+        f"(the unpruned baseline fine-tuned the same {case['budget']} epochs) "
+        f"{case['control_acc']:.4f}. Drop vs the baseline {100 * drop_base:.2f} points (max "
+        f"of Keras and LiteRT float32), vs the control {100 * drop_control:.2f} points; the "
+        f"bar uses the worse, {100 * case['drop']:.2f} points.\n\n"
         + case_table(key, case["contents"], case["runners"], pr, case["accs"], rep, keras_accs)
         + "\n\nSpeed-ups (median of per-round ratios, batch 1, 1 thread): "
         f"**float32 pruned vs unpruned {f32:.2f}x**, **INT8 pruned vs unpruned {i8:.2f}x** "
@@ -404,7 +495,13 @@ def case_section(key, case, title) -> str:
         "INT8 time, by variant (ai-edge-litert 2.3's Python API exposes no op profiler): "
         f"float32 I/O (QUANTIZE + DEQUANTIZE at the I/O) costs {io:.2f}x the int8-I/O "
         f"model; without the XNNPACK delegate (builtin kernels) the pruned INT8 model "
-        f"takes {xnn:.2f}x as long. Ops of each INT8 graph:\n\n"
+        f"takes {xnn:.2f}x as long. Shape plumbing: the dynamic-batch export holds {n_shape} "
+        "SHAPE/STRIDED_SLICE/CONCATENATION/EXPAND_DIMS ops (the batch size read at run time "
+        f"for UpSampling2D's TILE/RESHAPE) of {sum(dynamic_ops.values())}; the same pruned "
+        "model re-exported with a static batch-1 input (`keras.Model.from_config` with "
+        "`batch_shape=(1, 8, 8, 1)`, same weights) folds them away and takes "
+        f"{1 / static:.2f}x the dynamic export's time (dynamic / static = {static:.2f}x). "
+        "Ops of each INT8 graph:\n\n"
         + ops_line(case["runners"])
         + "\n\nSteps:\n\n"
         + steps_table(rep)
@@ -443,22 +540,24 @@ def main() -> None:
     x, xv = x.astype("float32"), xv.astype("float32")
     rounds, calls = (5, 10) if quick else (15, 30)
     energy = (2, 0.3) if quick else (3, 1.0)  # Bench repeats, energy window (s)
+    converge = (3, 1) if quick else (40, 5)  # baseline: max epochs, EarlyStopping patience
     load_before = os.getloadavg()[0]
     t0 = time.time()
 
     cnn = run_case(
         "cnn", compiled(compute_bound_cnn(16 if quick else 32)), x, y, xv, yv, macs=0.5,
-        epochs=2 if quick else 10, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
+        epochs=converge, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
         calls=calls, energy=energy,
     )  # fmt: skip
     timed = run_case(
-        "cnn latency", cnn["model"], x, y, xv, yv, latency=0.5, epochs=0,
+        "cnn latency", cnn["model"], x, y, xv, yv, latency=0.5, epochs=None,
+        control=cnn["control_acc"],
         prune_epochs=1 if quick else 2, steps=2, rounds=rounds, calls=calls,
         latency_rounds=3 if quick else 7,
     )  # fmt: skip
     res = run_case(
         "resnet", compiled(resnet(8 if quick else 16)), x, y, xv, yv, macs=0.6,
-        epochs=2 if quick else 12, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
+        epochs=converge, prune_epochs=1 if quick else 2, steps=2, rounds=rounds,
         calls=calls, energy=energy,
     )  # fmt: skip
 
@@ -480,7 +579,9 @@ def main() -> None:
             "compute-bound CNN at 50% MACs (default widths): float32 >= 1.7x faster, accuracy "
             "within 1 point",
             cnn["f32"] >= 1.7 and cnn["drop"] <= 0.01 and cnn["kept"] <= 0.5,
-            f"{cnn['f32']:.2f}x, drop {100 * cnn['drop']:.2f} points, MACs {cnn['kept']:.3f}; "
+            f"{cnn['f32']:.2f}x, drop {100 * cnn['drop']:.2f} points (vs converged baseline "
+            f"{100 * cnn['drop_base']:.2f}, vs equal-budget control "
+            f"{100 * cnn['drop_control']:.2f}), MACs {cnn['kept']:.3f}; "
             f"INT8 {cnn['i8']:.2f}x",
         ),
         (
@@ -506,7 +607,9 @@ def main() -> None:
         (
             "ResNet-style at 40% fewer MACs: accuracy within 1.5 points",
             res["drop"] <= 0.015 and res["kept"] <= 0.6,
-            f"drop {100 * res['drop']:.2f} points, MACs {res['kept']:.3f}; float32 "
+            f"drop {100 * res['drop']:.2f} points (vs converged baseline "
+            f"{100 * res['drop_base']:.2f}, vs equal-budget control "
+            f"{100 * res['drop_control']:.2f}), MACs {res['kept']:.3f}; float32 "
             f"{res['f32']:.2f}x, INT8 {res['i8']:.2f}x",
         ),
     ]
@@ -518,8 +621,13 @@ def main() -> None:
         "`tg.pruning.shrink(model, None, x, y, macs=... | latency=..., steps=2, epochs=2)` "
         "removes whole channels in two steps with fine-tuning after each; widths are the "
         "default hardware-aware ones (`round_to='auto'`). Exports: `tg.to_tflite` (float32; "
-        "INT8 with `int8_io=True`). Accuracy drop = max of the Keras and the LiteRT float32 "
-        f"drop. The machine was shared with other engineers' jobs (2 cores; 1-minute load "
+        "INT8 with `int8_io=True`). Baselines are trained to convergence (Adam 1e-3, batch 32, "
+        f"up to {converge[0]} epochs, EarlyStopping patience {converge[1]} on val_loss of a "
+        "held-out 15% of the TRAINING data, restore_best_weights, seed 0). Accuracy drop = the "
+        "worse of (a) vs the converged baseline (max of the Keras and the LiteRT float32 drop) "
+        "and (b) vs an equal-budget control: the unpruned baseline fine-tuned for the same "
+        "extra epochs (steps x epochs) on the same data. The machine was shared with other "
+        "engineers' jobs (2 cores; 1-minute load "
         f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): latencies were "
         f"timed interleaved, {rounds} rounds x {calls} invokes per variant, and each speed-up "
         "is the median of the per-round ratios; energy windows of "
