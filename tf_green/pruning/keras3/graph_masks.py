@@ -29,8 +29,10 @@ Which path a weight takes (:func:`on_device`, used by :mod:`tf_green.pruning.ker
 * float32 weights with at least :data:`MIN_SIZE` (65,536) entries: here, on the device. The
   compiled function costs about 1 s of CPU per new weight shape, once per process (both
   backends' XLA on this machine), and then a few ms per update instead of 10-30 ms.
-* Smaller float32 weights: the numpy path. Their round trip is well under a millisecond, and
-  compiling for each small shape would cost more than it saves.
+* Smaller float32 weights: the numpy path, so a model does not pay a compile for each small
+  weight size. (In the digits benchmark the two small kernels' numpy updates still cost a few
+  ms per update inside ``fit``; a lower threshold would trade that for ~1 s of compiling per
+  size, once per process.)
 * Any other dtype (float16/bfloat16/float64 variables; Keras 3 layers, mixed precision
   included, keep float32 variables): the numpy path, where the float32 bit-pattern keys
   would not hold the values exactly.
@@ -52,8 +54,8 @@ from keras import ops
 
 __all__ = ["MIN_SIZE", "magnitude_mask", "mn_mask", "on_device"]
 
-#: Weights with fewer entries keep the numpy path: their host round trip costs well under
-#: a millisecond, less than compiling the function for one more shape (about 1 s of CPU).
+#: Weights with fewer entries keep the numpy path: each new weight size costs one compile
+#: (about 1 s of CPU, once per process), which a small weight's updates rarely pay back.
 MIN_SIZE = 1 << 16
 
 _BITS = 16  # radix width: two passes cover the 31 bits of a non-negative int32 key
