@@ -165,3 +165,21 @@ def test_models_without_a_cache_path_generate_slowly_with_one_note(corpus):
     from tf_green.lm_cache import cached_decoder
 
     assert cached_decoder(_look_alike(size, causal=True)).check() < 1e-3
+
+
+def test_compare_decoding_times_both_paths_and_checks_the_tokens(lm, corpus):
+    from tf_green.generation import compare_decoding
+
+    result = compare_decoding(lm, "for ", 6, vocab=corpus.vocab, rounds=2)
+    assert result.same_tokens and (result.tokens, result.rounds) == (6, 2)
+    assert result.cached_ms_per_token > 0 and result.uncached_ms_per_token > 0
+    assert result.speedup > 0
+    with pytest.raises(ValueError, match="`rounds` must be >= 1"):
+        compare_decoding(lm, "for ", 2, vocab=corpus.vocab, rounds=0)
+    from tf_green._keras import keras
+
+    size = len(corpus.vocab)
+    bigram = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(size, 4),
+                               keras.layers.Dense(size)])  # fmt: skip
+    with pytest.raises(ValueError, match="use_cache=True"):
+        compare_decoding(bigram, "for ", 2, vocab=corpus.vocab)

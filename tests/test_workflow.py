@@ -1,3 +1,5 @@
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -154,7 +156,14 @@ def test_language_model_recipe_distills_prunes_exports_samples_and_benches(tmp_p
                 },
                 {"prune": {"name": "pruned", "source": "student", "sparsity": 0.5}},
                 {"export": {"sources": ["pruned"], "quantization": ["dynamic"]}},
-                {"sample": {"sources": ["teacher", "pruned_dynamic"], "max_new_tokens": 20}},
+                {
+                    "sample": {
+                        "sources": ["teacher", "pruned_dynamic"],
+                        "max_new_tokens": 20,
+                        "compare_cache": ["pruned"],
+                        "compare_tokens": 4,
+                    }
+                },
                 {
                     "bench": {
                         "baseline": "teacher",
@@ -173,3 +182,5 @@ def test_language_model_recipe_distills_prunes_exports_samples_and_benches(tmp_p
     assert 1.0 < table.loc["teacher", "metric_value"] < 120.0  # perplexity, vocab ~104
     samples = (tmp_path / "slm" / "samples.md").read_text()
     assert "## teacher" in samples and "## pruned_dynamic" in samples
+    assert "## Cached vs uncached decoding" in samples
+    assert re.search(r"^\| pruned \| [\d.]+ \| [\d.]+ \| [\d.]+x \| yes \|$", samples, re.M)

@@ -166,6 +166,8 @@ def _slm_recipe(quick: bool, seed: int) -> dict:
                     "sources": ["teacher", "student_pruned_dynamic"],
                     "prompt": "The for statement ",
                     "max_new_tokens": 80 if quick else 200,
+                    "compare_cache": ["teacher", "student_pruned"],
+                    "compare_tokens": 16 if quick else 40,
                 }
             },
             {

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,13 @@ import numpy as np
 from tf_green._engine import engine_of, keras3_backend
 from tf_green.datasets import Vocabulary
 
-__all__ = ["context_length", "generate", "next_token_logits"]
+__all__ = [
+    "DecodingComparison",
+    "compare_decoding",
+    "context_length",
+    "generate",
+    "next_token_logits",
+]
 
 _NOTED: set[str] = set()  # models already told they generate without a cache
 
@@ -282,3 +290,96 @@ def generate(
         tokens.append(token)
         generated.append(token)
     return vocab.decode(generated)
+
+
+@dataclass(frozen=True)
+class DecodingComparison:
+    """Greedy decoding of one model timed with and without its key/value cache.
+
+    Times are wall clock per generated token, the two paths interleaved in rounds (see
+    :func:`compare_decoding`).
+
+    Attributes:
+        cached_ms_per_token: Median over rounds, with the cache.
+        uncached_ms_per_token: Median over rounds, one full forward pass per token.
+        speedup: Median of the per-round ratios uncached / cached.
+        same_tokens: Whether both paths generated the same text.
+        tokens: Tokens generated per run.
+        rounds: Rounds timed.
+
+    Example:
+        >>> DecodingComparison(1.0, 8.0, 8.0, True, 32, 3).speedup
+        8.0
+    """
+
+    cached_ms_per_token: float
+    uncached_ms_per_token: float
+    speedup: float
+    same_tokens: bool
+    tokens: int
+    rounds: int
+
+
+def compare_decoding(
+    model: Any,
+    prompt: str,
+    max_new_tokens: int = 32,
+    *,
+    vocab: Vocabulary,
+    rounds: int = 3,
+    errors: str = "strict",
+) -> DecodingComparison:
+    """Time greedy generation with the key/value cache against without it.
+
+    Both paths run once untimed (tracing, compilation), then ``rounds`` times each,
+    interleaved, so drift on a busy machine hits both alike.
+
+    Args:
+        model: A language model with a cache path (see :func:`generate`).
+        prompt: The text to continue.
+        max_new_tokens: Tokens per timed run, >= 1.
+        vocab: The model's vocabulary.
+        rounds: Timed rounds, >= 1.
+        errors: As in :func:`generate`.
+
+    Returns:
+        A :class:`DecodingComparison`.
+
+    Raises:
+        ValueError: If the model has no cache path (the reason named), or on bad arguments.
+
+    Example:
+        >>> import tf_green as tg
+        >>> corpus = tg.datasets.python_docs(max_chars=20_000)
+        >>> lm = tg.models.tiny_lm(len(corpus.vocab), d_model=16, num_layers=1, num_heads=2)
+        >>> result = compare_decoding(lm, "for ", 4, vocab=corpus.vocab, rounds=1)
+        >>> result.same_tokens
+        True
+    """
+    if int(rounds) < 1:
+        raise ValueError(f"`rounds` must be >= 1, got {rounds}.")
+    runner = _as_runner(model)
+
+    def run(use_cache: bool, tokens: int) -> str:
+        return generate(
+            runner, prompt, tokens, vocab=vocab, temperature=0, use_cache=use_cache, errors=errors
+        )
+
+    run(True, 2)  # raises ValueError when there is no cache path; warms both paths
+    run(False, 2)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    texts: dict[bool, str] = {}
+    for _ in range(int(rounds)):
+        for use_cache in (False, True):
+            start = time.perf_counter()
+            texts[use_cache] = run(use_cache, int(max_new_tokens))
+            times[use_cache].append((time.perf_counter() - start) * 1000 / int(max_new_tokens))
+    ratios = [slow / fast for slow, fast in zip(times[False], times[True], strict=True)]
+    return DecodingComparison(
+        cached_ms_per_token=float(np.median(times[True])),
+        uncached_ms_per_token=float(np.median(times[False])),
+        speedup=float(np.median(ratios)),
+        same_tokens=texts[True] == texts[False],
+        tokens=int(max_new_tokens),
+        rounds=int(rounds),
+    )

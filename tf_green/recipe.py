@@ -115,6 +115,8 @@ STEP_SPECS: dict[str, dict[str, Any]] = {
         "prompt": "The ",
         "max_new_tokens": 200,
         "temperature": 0.8,
+        "compare_cache": [],
+        "compare_tokens": 32,
     },
     "bench": {
         "baseline": REQUIRED,

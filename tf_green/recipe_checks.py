@@ -148,6 +148,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "prompt": _text,
         "max_new_tokens": _at_least(1),
         "temperature": _non_negative,
+        "compare_cache": _each(_name, allow_empty=True),
+        "compare_tokens": _at_least(1),
     },
     "bench": {
         "baseline": _name,
@@ -234,6 +236,7 @@ def _used(kind: str, args: dict[str, Any]) -> list[tuple[str, str, bool]]:
         used += [("sources", name, True) for name in args["sources"]]
     elif kind == "sample":
         used += [("sources", name, False) for name in args["sources"]]
+        used += [("compare_cache", name, False) for name in args.get("compare_cache", [])]
     elif kind == "bench":
         used += [("baseline", args["baseline"], False)]
         used += [("variants", name, False) for name in args["variants"]]

@@ -25,7 +25,7 @@ from tf_green._engine.models import compile_like, copy_model, is_compiled
 from tf_green.bench import Bench, EnergyMeter, Targets
 from tf_green.datasets import python_docs_vocabulary
 from tf_green.distillation import distill
-from tf_green.generation import generate
+from tf_green.generation import compare_decoding, generate
 from tf_green.quantization import to_tflite
 from tf_green.recipe import Step
 
@@ -354,7 +354,44 @@ def _sample(ctx: Context, step: Step) -> None:
         )
         ctx.say(f"sample {source}: {text[:60]!r}...")
         lines.append(f"## {source}\n\n```text\n{a['prompt']}{text}\n```\n")
+    if a["compare_cache"]:
+        lines += _cache_comparison(ctx, step, vocab)
     (ctx.staging / "samples.md").write_text("\n".join(lines))
+
+
+def _cache_comparison(ctx: Context, step: Step, vocab: Any) -> list[str]:
+    """Greedy decoding of each ``compare_cache`` model with and without its key/value cache."""
+    a = step.args
+    lines = [
+        "## Cached vs uncached decoding\n",
+        f"Greedy, {a['compare_tokens']} tokens after the prompt, wall clock, the two paths "
+        "interleaved in 3 rounds (medians).\n",
+        "| model | cached ms/token | uncached ms/token | speedup | same tokens |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for source in a["compare_cache"]:
+        model = ctx.models.get(source) or ctx.tflite.get(source)
+        if model is None:
+            raise ValueError(
+                f"recipe {step.where()}: compare_cache {source!r} was not made by an earlier step."
+            )
+        result = compare_decoding(
+            model, a["prompt"], a["compare_tokens"], vocab=vocab, errors="replace"
+        )
+        if not result.same_tokens:
+            raise RuntimeError(
+                f"recipe {step.where()}: {source!r} generated different greedy tokens with and "
+                "without its key/value cache; the cache path is wrong for this model."
+            )
+        ctx.say(
+            f"decode {source}: cached {result.cached_ms_per_token:.2f} ms/token, uncached "
+            f"{result.uncached_ms_per_token:.2f} ms/token ({result.speedup:.1f}x), same tokens"
+        )
+        lines.append(
+            f"| {source} | {result.cached_ms_per_token:.3f} | "
+            f"{result.uncached_ms_per_token:.3f} | {result.speedup:.1f}x | yes |"
+        )
+    return lines
 
 
 RUNNERS: dict[str, Callable[[Context, Step], None]] = {
