@@ -1,4 +1,4 @@
-"""What tf_green imports, checked in fresh interpreters: six children instead of sixteen.
+"""What tf_green imports, checked in fresh interpreters: six children instead of fifteen.
 
 Each check used to start its own Python (TensorFlow and Keras imported again each time: 6-22 s
 apiece). tests/fresh_interpreter_child.py now runs them as scenarios grouped in plans that
