@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 # Notebooks still on the tf_keras path (issue #14 moves 06, the SLM, separately).
-MAY_IMPORT_TF_KERAS = {"06_slm"}
+MAY_IMPORT_TF_KERAS: set[str] = set()
 KERAS3_NOTEBOOKS = [p for p in NOTEBOOKS if p.stem not in MAY_IMPORT_TF_KERAS]
 _TF_KERAS_MODULES = ("tf_keras", "tensorflow_model_optimization")
 _BUILDERS = ("cnn", "mlp", "tiny_lm")
