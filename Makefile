@@ -28,8 +28,10 @@ format: $(STAMP)
 # The Keras 3 tests run once more on the JAX backend, in their own process (a backend is per process).
 KERAS3_TESTS := tests/pruning/keras3 tests/distillation/keras3 tests/quantization/keras3 tests/bench/keras3 \
 	tests/test_jax_end_to_end.py
+# The TensorFlow-backend run uses both cores (pytest-xdist, 2 workers); all tests of a file go
+# to one worker, so a module-scoped fixture is built once (a session-scoped one once per worker).
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 	KERAS_BACKEND=jax $(PY) -m pytest $(KERAS3_TESTS) -q -p no:randomly $(PYTEST_ARGS)
 
 bench: $(STAMP)
