@@ -4,9 +4,11 @@ import math
 import random
 import sys
 
+import keras as keras3
 import numpy as np
 import pandas as pd
 import pytest
+import tf_keras
 
 from tf_green import models
 from tf_green.bench import Bench, FakePowerSource, Targets, profile
@@ -243,3 +245,18 @@ def test_profile_energy_arguments_and_process_source_without_codecarbon(monkeypa
     assert result.energy_status.startswith("unavailable: codecarbon cannot be imported")
     assert result.energy_basis == "none" and result.energy_j_per_1k is None
     assert math.isfinite(result.cpu_ms_per_inference) and result.cpu_ms_per_inference > 0
+
+
+@pytest.mark.parametrize("engine", ["tf_keras", "keras3"])
+def test_activation_bytes_count_only_the_models_own_graph(engine):
+    # Calling the model's layers again elsewhere gives them more inbound nodes; those tensors
+    # belong to the other model (it once counted 3408 bytes here instead of 1832).
+    k = keras3 if engine == "keras3" else tf_keras
+    model = models.cnn(width=8, engine=engine)
+    before = keras_activation_bytes(model)[0]
+    h = k.Input((8, 8, 1))
+    for layer in model.layers[1:]:
+        h = layer(h)
+    assert before == keras_activation_bytes(model)[0] == 4 * (64 + 128 + 128 + 64 + 64 + 10)
+    sequential = k.Sequential([k.Input((8, 8, 1)), *models.cnn(width=8, engine=engine).layers[1:]])
+    assert keras_activation_bytes(sequential)[0] == before

@@ -111,6 +111,19 @@ def _dims(shape: Any) -> list[int | None]:
     return [None if d is None else int(d) for d in dims]
 
 
+def _graph_nodes(model: Any) -> list[Any]:
+    """The nodes of ``model``'s own graph, not those its layers have in other models.
+
+    A layer called again elsewhere (another model built from the same layers) gets more
+    inbound nodes; counting every node of every layer would add that model's tensors.
+    Both engines keep the model's own nodes by depth (Keras 3's Sequential on the
+    functional model it wraps).
+    """
+    graph = model if hasattr(model, "_nodes_by_depth") else getattr(model, "_functional", None)
+    by_depth = getattr(graph, "_nodes_by_depth", None) or {}
+    return [node for depth in sorted(by_depth) for node in by_depth[depth]]
+
+
 def keras_activation_bytes(model: Any) -> tuple[int | None, str]:
     """Sum of the bytes of the input and every layer's output of a Keras model at batch 1.
 
@@ -133,11 +146,10 @@ def keras_activation_bytes(model: Any) -> tuple[int | None, str]:
     if not inputs:
         return None, "unknown: a subclassed model has no graph of layer outputs"
     tensors: dict[int, Any] = {id(t): t for t in inputs}
-    for layer in model.layers:
-        for node in getattr(layer, "_inbound_nodes", []):
-            outputs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
-            for tensor in outputs:
-                tensors.setdefault(id(tensor), tensor)
+    for node in _graph_nodes(model):
+        outputs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
+        for tensor in outputs:
+            tensors.setdefault(id(tensor), tensor)
     total = 0
     for tensor in tensors.values():
         dims = _dims(tensor.shape)[1:]
