@@ -64,7 +64,7 @@ COLUMNS = [
 def reference_variants(epochs: int) -> tuple[dict, object, object]:
     """The trained teacher and its float32 and INT8 exports, with validation data."""
     (x, y), (x_val, y_val) = datasets.digits()
-    teacher = models.compile_classifier(models.cnn(width=16))
+    teacher = models.compile_classifier(models.cnn(width=16, engine="tf_keras"))
     teacher.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     variants = {
         "keras": teacher,

@@ -191,7 +191,7 @@ def main() -> None:
     rounds, calls = (2, 20) if quick else (7, 60)
 
     # 1. Reference CNN: baseline .h5 and the four export modes.
-    base = compile_classifier(models.cnn(width=width))
+    base = compile_classifier(models.cnn(width=width, engine="tf_keras"))
     base.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     keras_acc = float(base.evaluate(xv, yv, verbose=0)[1])
     with warnings.catch_warnings():

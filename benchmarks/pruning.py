@@ -59,7 +59,7 @@ def accuracy(model, xv, yv) -> float:
 
 def train_baseline(width, epochs, x, y):
     keras.utils.set_random_seed(0)
-    model = models.cnn(width=width)
+    model = models.cnn(width=width, engine="tf_keras")
     steps = math.ceil(len(x) / 32) * epochs
     decay = keras.optimizers.schedules.CosineDecay(1e-3, steps)
     model.compile(keras.optimizers.Adam(decay), LOSS, metrics=["accuracy"])

@@ -135,7 +135,7 @@ def plain_fit(base, x, y, epochs, seed):
 def tfmot_prune(base, x, y, epochs, seed, width):
     """``tg.prune`` on a tf_keras copy of ``base`` (same weights): the TFMOT path."""
     tf_keras = tg.engine.tf_keras()
-    model = tg.models.cnn(width=width)
+    model = tg.models.cnn(width=width, engine="tf_keras")
     model.set_weights(base.get_weights())
     model.compile(
         tf_keras.optimizers.Adam(1e-3),

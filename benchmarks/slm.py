@@ -139,7 +139,7 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     teacher = tg.models.compile_classifier(
-        tg.models.tiny_lm(vocab, *teacher_shape, name="teacher"), lr_teacher
+        tg.models.tiny_lm(vocab, *teacher_shape, name="teacher", engine="tf_keras"), lr_teacher
     )
     with tg.EnergyMeter() as teacher_meter:
         teacher.fit(x, y, epochs=teacher_epochs, batch_size=32, verbose=0)
@@ -149,11 +149,13 @@ def main() -> None:
     scratch_ppl, distilled_ppl, distilled_models, kd_energy = [], [], [], []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
-        scratch = tg.models.compile_classifier(tg.models.tiny_lm(vocab, *student_shape), lr_student)
+        scratch = tg.models.compile_classifier(
+            tg.models.tiny_lm(vocab, *student_shape, engine="tf_keras"), lr_student
+        )
         scratch.fit(x, y, epochs=student_epochs, batch_size=32, verbose=0)
         scratch_ppl.append(perplexity(scratch, x_val, y_val))
         keras.utils.set_random_seed(seed)
-        fresh = tg.models.tiny_lm(vocab, *student_shape, name="student")
+        fresh = tg.models.tiny_lm(vocab, *student_shape, name="student", engine="tf_keras")
         with tg.EnergyMeter() as meter:
             student = tg.distill(
                 teacher,

@@ -49,7 +49,9 @@ SHAPES = {"student": (48, 2, 4), "teacher": (128, 4, 4)}  # d_model, layers, hea
 def _train(shape: tuple[int, int, int], corpus: object, epochs: int) -> object:
     keras = tg.engine.tf_keras()
     keras.utils.set_random_seed(0)
-    lm = tg.models.compile_classifier(tg.models.tiny_lm(len(corpus.vocab), *shape, CONTEXT))
+    lm = tg.models.compile_classifier(
+        tg.models.tiny_lm(len(corpus.vocab), *shape, CONTEXT, engine="tf_keras")
+    )
     lm.fit(corpus.x_train, corpus.y_train, epochs=epochs, batch_size=32, verbose=0)
     return lm
 

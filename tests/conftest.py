@@ -44,7 +44,7 @@ def make_cnn():
     """Factory of small compiled CNNs (untrained): make_cnn(width=8)."""
 
     def make(width: int = 8) -> keras.Model:
-        return compile_classifier(models.cnn(width=width))
+        return compile_classifier(models.cnn(width=width, engine="tf_keras"))
 
     return make
 
@@ -57,7 +57,7 @@ def trained_cnn(digits_data):
     """
     keras.utils.set_random_seed(0)
     (x, y), _ = digits_data
-    model = compile_classifier(models.cnn(width=8))
+    model = compile_classifier(models.cnn(width=8, engine="tf_keras"))
     model.fit(x, y, epochs=6, batch_size=32, verbose=0)
     return model
 

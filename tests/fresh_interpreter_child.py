@@ -112,7 +112,7 @@ def tf_keras_user():
         is not None,
     }
     pruned = tg.prune(
-        tg.models.compile_classifier(tg.models.mlp(hidden=(4,))),
+        tg.models.compile_classifier(tg.models.mlp(hidden=(4,), engine="tf_keras")),
         *tg.datasets.digits(image=False)[0],
         target_sparsity=0.5,
         epochs=2,

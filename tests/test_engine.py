@@ -199,7 +199,7 @@ def test_compile_like_copies_settings_and_refuses_to_guess(make):
 
 
 def test_quantize_needs_an_optimizer_for_an_uncompiled_model():
-    model = tg.models.mlp(hidden=(4,))
+    model = tg.models.mlp(hidden=(4,), engine="tf_keras")
     x, y = np.zeros((8, 64), np.float32), np.zeros(8, np.int64)
     with pytest.raises(ValueError, match=r"no optimizer to fine-tune with.*optimizer=\.\.\."):
         quantize(model, x, y, loss="sparse_categorical_crossentropy")
@@ -215,7 +215,7 @@ def test_is_graph_model_on_both_engines():
 
 def _masked_after_the_last_update():
     """A wrapped model whose mask changed after its last weight update (weights not masked)."""
-    wrapped = pruning.wrap(tg.models.mlp(hidden=(8,)))
+    wrapped = pruning.wrap(tg.models.mlp(hidden=(8,), engine="tf_keras"))
     layer = wrapped.get_layer("prune_low_magnitude_logits")
     weight, mask, _ = layer.pruning_vars[0]
     values = np.ones(mask.shape, np.float32)

@@ -12,7 +12,9 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def lm(corpus):
-    return models.tiny_lm(len(corpus.vocab), d_model=16, num_layers=1, num_heads=2, seq_len=16)
+    return models.tiny_lm(
+        len(corpus.vocab), d_model=16, num_layers=1, num_heads=2, seq_len=16, engine="tf_keras"
+    )
 
 
 def test_generate_is_deterministic_and_in_vocabulary(lm, corpus):
@@ -49,8 +51,11 @@ def test_tflite_fixed_length_export_generates_the_same_text(lm, corpus):
 
 def test_with_fixed_length_needs_a_length_for_plain_models():
     with pytest.raises(ValueError, match="pass `seq_len`"):
-        models.with_fixed_length(models.mlp())
-    assert models.with_fixed_length(models.mlp(), seq_len=64).input_shape == (None, 64)
+        models.with_fixed_length(models.mlp(engine="tf_keras"))
+    assert models.with_fixed_length(models.mlp(engine="tf_keras"), seq_len=64).input_shape == (
+        None,
+        64,
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +123,7 @@ def test_keras3_lm_generates_with_the_cache_the_same_tokens(corpus):
 def test_the_cache_shares_the_models_weights(corpus):
     from tf_green.lm_cache import cached_decoder
 
-    model = models.tiny_lm(len(corpus.vocab), 8, 1, 2, seq_len=8)
+    model = models.tiny_lm(len(corpus.vocab), 8, 1, 2, seq_len=8, engine="tf_keras")
     decoder = cached_decoder(model)
     ids = np.array([5, 9, 2])
     before = decoder.prefill(ids)[0]

@@ -133,7 +133,7 @@ def test_stop_on_non_finite_loss_raises_naming_epoch_and_step():
 
 def _mlp():
     keras.utils.set_random_seed(0)
-    return models.compile_classifier(models.mlp(hidden=(4,)))
+    return models.compile_classifier(models.mlp(hidden=(4,), engine="tf_keras"))
 
 
 def test_quantize_refuses_nan_inputs_and_leaves_the_model_alone(weights_digest):

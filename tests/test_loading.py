@@ -42,7 +42,7 @@ def test_unsafe_deserialization_opt_in_loads_h5(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
 def test_plain_models_load_in_every_format(tmp_path, fmt):
-    model = models.mlp(hidden=(4,))
+    model = models.mlp(hidden=(4,), engine="tf_keras")
     model.compile(loss="mse")
     path = tmp_path / ("m" if fmt == "savedmodel" else f"m.{fmt}")
     model.save(path, save_format="tf" if fmt == "savedmodel" else None)
@@ -66,7 +66,7 @@ def test_bad_model_paths(tmp_path):
     with pytest.raises(ValueError, match=r"zip archive but not a \.keras model"):
         loading.load_model(archive)
     weights_only = tmp_path / "w.weights.h5"
-    models.mlp(hidden=(4,)).save_weights(weights_only)
+    models.mlp(hidden=(4,), engine="tf_keras").save_weights(weights_only)
     with pytest.raises(ValueError, match="weights only"):
         loading.load_model(weights_only)
 

@@ -1,7 +1,7 @@
 """Execute every benchmark notebook in quick mode, so a broken notebook fails CI.
 
 The notebooks run on Keras 3: each builds its models with an explicit ``engine="keras3"`` (the
-default of ``tg.models`` will flip) and never imports tf_keras or TFMOT, which the quick-mode
+default of ``tg.models``, named anyway) and never imports tf_keras or TFMOT, which the quick-mode
 run checks in the notebook's own kernel at the end. ``MAY_IMPORT_TF_KERAS`` lists the ones
 still on tf_keras.
 """

@@ -22,7 +22,9 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def lm(corpus):
-    return models.tiny_lm(len(corpus.vocab), d_model=16, num_layers=2, num_heads=2, seq_len=16)
+    return models.tiny_lm(
+        len(corpus.vocab), d_model=16, num_layers=2, num_heads=2, seq_len=16, engine="tf_keras"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ def test_keras3_lm_exports_dynamic_range_and_generates(corpus):
 
 
 def test_a_layernorm_with_its_own_epsilon_folds_exactly(corpus):
-    lm = models.tiny_lm(len(corpus.vocab), 16, 1, 2, seq_len=8)
+    lm = models.tiny_lm(len(corpus.vocab), 16, 1, 2, seq_len=8, engine="tf_keras")
     norms = [layer for layer in lm.layers if "LayerNormalization" in type(layer).__name__]
     norms[1].epsilon = 0.5  # ln2 of the block: not the stream's epsilon (the largest is)
     norms[0].epsilon = 1e-6
@@ -119,8 +121,8 @@ def test_bad_exports_and_runners_are_refused(lm):
     with pytest.raises(ValueError, match="quantization"):
         export_decoder(lm, quantization="int8")
     with pytest.raises(ValueError, match="no key/value cache path"):
-        export_decoder(models.mlp(hidden=(2,)))
-    plain = to_tflite(models.mlp(hidden=(2,)))
+        export_decoder(models.mlp(hidden=(2,), engine="tf_keras"))
+    plain = to_tflite(models.mlp(hidden=(2,), engine="tf_keras"))
     assert not has_decode_signatures(plain)
     with pytest.raises(ValueError, match="export_decoder"):
         TFLiteDecoder(plain)

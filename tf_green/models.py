@@ -2,10 +2,11 @@
 
 Each function returns a new, uncompiled functional model built only from standard Keras
 layers (plus :class:`PositionEmbedding` in :func:`tiny_lm`), so it can be pruned and exported
-to TFLite. ``engine="tf_keras"`` (the default, for now) builds it with tf_keras (Keras 2,
-what TFMOT needs); ``engine="keras3"`` builds the same architecture (same layer names, same
-parameter counts) with Keras 3 on its TensorFlow or JAX backend, importing neither tf_keras
-nor TFMOT. The tf_keras side loads only when a tf_keras model is asked for.
+to TFLite. ``engine="keras3"`` (the default) builds it with Keras 3 on its TensorFlow or JAX
+backend, importing neither tf_keras nor TFMOT; ``engine="tf_keras"`` builds the same
+architecture (same layer names, same parameter counts) with tf_keras (Keras 2, what TFMOT
+and quantization-aware training need). The tf_keras side loads only when a tf_keras model
+is asked for.
 
 Parameter counts (8x8x1 digits, 10 classes):
 
@@ -25,9 +26,9 @@ call                       params      use
 
 Example:
     >>> from tf_green import models
-    >>> models.cnn(width=16).count_params()
+    >>> models.cnn(width=16).count_params()  # Keras 3
     6090
-    >>> models.cnn(width=16, engine="keras3").count_params()
+    >>> models.cnn(width=16, engine="tf_keras").count_params()
     6090
 """
 
@@ -105,7 +106,7 @@ def cnn(
     num_classes: int = 10,
     name: str | None = None,
     *,
-    engine: str = "tf_keras",
+    engine: str = "keras3",
 ) -> Any:
     """The keras.io knowledge-distillation CNN, sized by ``width``; outputs logits.
 
@@ -118,7 +119,7 @@ def cnn(
         input_shape: Image shape (height, width, channels).
         num_classes: Number of output logits.
         name: Model name; defaults to ``cnn_<width>``.
-        engine: ``"tf_keras"`` (default) or ``"keras3"``.
+        engine: ``"keras3"`` (default) or ``"tf_keras"``.
 
     Returns:
         An uncompiled functional model of ``engine`` mapping images to logits.
@@ -143,7 +144,7 @@ def mlp(
     dropout: float = 0.0,
     name: str = "mlp",
     *,
-    engine: str = "tf_keras",
+    engine: str = "keras3",
 ) -> Any:
     """A multi-layer perceptron on flat inputs; outputs logits.
 
@@ -153,7 +154,7 @@ def mlp(
         num_classes: Number of output logits.
         dropout: Dropout rate after each hidden layer, in [0, 1).
         name: Model name.
-        engine: ``"tf_keras"`` (default) or ``"keras3"``.
+        engine: ``"keras3"`` (default) or ``"tf_keras"``.
 
     Returns:
         An uncompiled functional model of ``engine``.
@@ -182,7 +183,7 @@ def tiny_lm(
     dropout: float = 0.0,
     name: str | None = None,
     *,
-    engine: str = "tf_keras",
+    engine: str = "keras3",
 ) -> Any:
     """A small pre-norm causal transformer language model; outputs next-token logits.
 
@@ -202,7 +203,7 @@ def tiny_lm(
         ff_multiplier: Width of the feed-forward layer as a multiple of ``d_model``.
         dropout: Dropout rate in attention and after each sub-layer, in [0, 1).
         name: Model name; defaults to ``tiny_lm_<d_model>x<num_layers>``.
-        engine: ``"tf_keras"`` (default) or ``"keras3"``.
+        engine: ``"keras3"`` (default) or ``"tf_keras"``.
 
     Returns:
         An uncompiled model mapping int token ids (batch, time) to logits

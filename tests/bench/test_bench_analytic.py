@@ -14,7 +14,7 @@ from tf_green.bench.size import keras_size
 
 
 def _two_layer_mlp():
-    return models.mlp(hidden=(16,), input_dim=8, num_classes=4, name="mlp2")
+    return models.mlp(hidden=(16,), input_dim=8, num_classes=4, name="mlp2", engine="tf_keras")
 
 
 def test_constant_table_is_the_cited_one():

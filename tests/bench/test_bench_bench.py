@@ -29,7 +29,7 @@ def ran(trained_cnn, cnn_tflite_int8, val_digits):
     )
     bench.add("baseline", trained_cnn)
     bench.add("int8", quantization.TFLiteModel(cnn_tflite_int8))
-    bench.add("untrained", models.cnn(width=8))
+    bench.add("untrained", models.cnn(width=8, engine="tf_keras"))
     results = bench.run(progress=False)
     return bench, results
 
@@ -161,7 +161,7 @@ def test_bench_errors_name_the_problem(trained_cnn, val_digits, capsys):
     with pytest.raises(ValueError, match="a variant named 'student' was already added"):
         bench.add("student", trained_cnn)
     with pytest.raises(ValueError, match=r"variant 'flat' expects samples of shape \(64,\)"):
-        bench.add("flat", models.mlp())
+        bench.add("flat", models.mlp(engine="tf_keras"))
     with pytest.raises(ValueError, match=r"path 'missing\.tflite' does not exist"):
         bench.add("missing", "missing.tflite")
     with pytest.raises(ValueError, match=r"`baseline` 'teacher' was not added; .* \['student'\]"):

@@ -139,7 +139,9 @@ def noisy_bench():
     bench = Bench(x, y, targets=Targets(max_metric_drop=1.0), energy_source=machine,
                   energy_attribution="machine", repeats=3, latency_calls=5,
                   energy_window_s=0.01, energy_budget_s=None)  # fmt: skip
-    bench.add("base", models.mlp(hidden=(8,))).add("small", models.mlp(hidden=(4,)))
+    bench.add("base", models.mlp(hidden=(8,), engine="tf_keras")).add(
+        "small", models.mlp(hidden=(4,), engine="tf_keras")
+    )
     return bench, bench.run(progress=False)
 
 
@@ -221,7 +223,7 @@ def test_labels_follow_the_method():
 def test_memory_counts_model_and_activations(tmp_path):
     from tf_green.quantization import to_tflite
 
-    model = models.mlp(hidden=(8,))
+    model = models.mlp(hidden=(8,), engine="tf_keras")
     keras_bytes, keras_method = keras_activation_bytes(model)
     tflite_bytes, tflite_method = tflite_activation_bytes(to_tflite(model), (64,))
     assert keras_bytes == tflite_bytes == 4 * (64 + 8 + 10)  # input, hidden, logits at batch 1
@@ -232,7 +234,7 @@ def test_memory_counts_model_and_activations(tmp_path):
 
 def test_profile_energy_arguments_and_process_source_without_codecarbon(monkeypatch):
     x, y = np.zeros((8, 64), np.float32), np.zeros(8, np.int64)
-    model = models.mlp(hidden=(4,))
+    model = models.mlp(hidden=(4,), engine="tf_keras")
     with pytest.raises(ValueError, match="`energy_attribution` must be one of"):
         profile(model, x, y, energy_attribution="socket", repeats=1, latency_calls=2)
     with pytest.raises(ValueError, match=r"`energy_budget_s` .* shorter than one round"):

@@ -12,7 +12,7 @@ CNN8_MACS = 4 * 4 * 8 * 9 + 2 * 2 * 16 * 9 * 8 + 64 * 10  # conv1 + conv2 + logi
 
 
 def test_keras_macs_from_the_graph_match_hand_counts():
-    count = keras_macs(models.cnn(width=8), (8, 8, 1))
+    count = keras_macs(models.cnn(width=8, engine="tf_keras"), (8, 8, 1))
     assert count.macs == count.macs_fp32 == CNN8_MACS
     assert count.flops_per_sample == 2 * CNN8_MACS
     assert "graph" in count.method and count.uncounted_ops == ()
@@ -40,7 +40,9 @@ def test_tflite_macs_per_op_by_precision(trained_cnn, cnn_tflite, cnn_tflite_int
 
 
 def test_language_model_macs_agree_between_keras_and_tflite():
-    lm = models.tiny_lm(vocab_size=30, d_model=16, num_layers=1, num_heads=2, seq_len=8)
+    lm = models.tiny_lm(
+        vocab_size=30, d_model=16, num_layers=1, num_heads=2, seq_len=8, engine="tf_keras"
+    )
     keras_count = keras_macs(lm, (8,))
     assert keras_count.macs > 0 and keras_count.uncounted_ops == ()
     flat = tflite_bytes(lm)
@@ -70,7 +72,7 @@ def test_zero_weights_are_skipped_only_by_sparse_kernels():
 def test_pruned_model_stored_sparse_is_densified_so_nothing_is_skipped():
     from tf_green import quantization
 
-    model = models.mlp(hidden=(64,), input_dim=32, num_classes=4)
+    model = models.mlp(hidden=(64,), input_dim=32, num_classes=4, engine="tf_keras")
     weights = model.get_weights()
     rng = np.random.default_rng(0)
     for i in (0, 2):
@@ -89,7 +91,7 @@ def test_pruned_model_stored_sparse_is_densified_so_nothing_is_skipped():
 
 
 def test_keras_size_counts_zeros_and_compresses_them():
-    model = models.mlp(hidden=(16,), input_dim=8, num_classes=4)
+    model = models.mlp(hidden=(16,), input_dim=8, num_classes=4, engine="tf_keras")
     stats = keras_size(model)
     assert (stats.params, stats.size_bytes, stats.weight_bytes_read) == (212, 848, 848)
     weights = model.get_weights()

@@ -19,7 +19,9 @@ MLP_MACS = 8 * 16 + 16 * 4
 
 @pytest.fixture(scope="module")
 def mlp_exports():
-    model = models.mlp(hidden=(16,), input_dim=8, num_classes=4, name="mlp_int16")
+    model = models.mlp(
+        hidden=(16,), input_dim=8, num_classes=4, name="mlp_int16", engine="tf_keras"
+    )
     x = np.random.default_rng(0).random((16, 8), dtype=np.float32)
     return {
         "int16x8": to_tflite(model, quantization="int16x8", representative_data=x),

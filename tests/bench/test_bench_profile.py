@@ -76,7 +76,7 @@ def test_profile_accepts_bytes_paths_and_datasets(cnn_tflite, val_digits, tmp_pa
 def test_profile_measures_energy_with_a_power_source(val_digits):
     x, y = val_digits
     source = FakePowerSource({"inference": 40.0, "idle": 25.0}, carbon_intensity_g_per_kwh=300.0)
-    model = models.mlp(hidden=(8,))
+    model = models.mlp(hidden=(8,), engine="tf_keras")
     result = profile(
         model,
         x.reshape(len(x), -1),
@@ -100,7 +100,12 @@ def test_energy_unavailable_is_reported_and_the_profile_goes_on(val_digits, monk
     x, y = val_digits
     monkeypatch.setitem(sys.modules, "codecarbon", None)  # CodeCarbon cannot run
     result = profile(
-        models.cnn(width=2), x, y, energy_window_s=0.02, energy_attribution="machine", **FAST
+        models.cnn(width=2, engine="tf_keras"),
+        x,
+        y,
+        energy_window_s=0.02,
+        energy_attribution="machine",
+        **FAST,
     )
     assert result.energy_method.startswith("unavailable: codecarbon cannot be imported")
     assert result.energy_j_per_1k is None and result.energy_idle_w is None
@@ -112,7 +117,7 @@ def test_progress_prints_one_line_per_stage(val_digits, capsys):
     lines = []
     source = FakePowerSource(1.0)
     profile(
-        models.cnn(width=2),
+        models.cnn(width=2, engine="tf_keras"),
         x,
         y,
         name="tiny",
@@ -124,24 +129,28 @@ def test_progress_prints_one_line_per_stage(val_digits, capsys):
     stages = [line.split(": ", 1)[1].split()[0] for line in lines]
     assert stages == ["metric", "size", "latency", "throughput", "energy"]
     assert all(line.startswith("tiny (keras): ") for line in lines)
-    profile(models.cnn(width=2), x, y, energy=False, progress=True, **FAST)
+    profile(models.cnn(width=2, engine="tf_keras"), x, y, energy=False, progress=True, **FAST)
     err = capsys.readouterr().err
     assert err.count("[tf_green.bench]") == 4
-    profile(models.cnn(width=2), x, y, energy=False, **FAST)
+    profile(models.cnn(width=2, engine="tf_keras"), x, y, energy=False, **FAST)
     assert capsys.readouterr().err == ""
 
 
 def test_profile_without_targets_and_with_other_metrics(val_digits):
     x, y = val_digits
-    no_targets = profile(models.cnn(width=2), x, energy=False, **FAST)
+    no_targets = profile(models.cnn(width=2, engine="tf_keras"), x, energy=False, **FAST)
     assert no_targets.metric_value is None
-    f1 = profile(models.cnn(width=2), x, y, metric="macro_f1", energy=False, **FAST)
+    f1 = profile(
+        models.cnn(width=2, engine="tf_keras"), x, y, metric="macro_f1", energy=False, **FAST
+    )
     assert f1.metric == "macro_f1" and 0 <= f1.metric_value <= 1
 
 
 @pytest.mark.slow
 def test_profile_of_a_language_model_reports_perplexity():
-    lm = models.tiny_lm(vocab_size=20, d_model=16, num_layers=1, num_heads=2, seq_len=8)
+    lm = models.tiny_lm(
+        vocab_size=20, d_model=16, num_layers=1, num_heads=2, seq_len=8, engine="tf_keras"
+    )
     rng = np.random.default_rng(0)
     x = rng.integers(0, 20, (16, 8)).astype(np.int32)
     result = profile(lm, x, np.roll(x, -1, axis=1), metric="perplexity", energy=False, **FAST)
@@ -157,7 +166,7 @@ def test_bad_input_errors_name_the_problem(trained_cnn, val_digits):
     with pytest.raises(ValueError, match=r"`metric` 'f2' is unknown; use one of \["):
         profile(trained_cnn, x, y, metric="f2", energy=False)
     with pytest.raises(ValueError, match=r"variant 'mlp' expects samples of shape \(64,\)"):
-        profile(models.mlp(), x, y, energy=False)
+        profile(models.mlp(engine="tf_keras"), x, y, energy=False)
     with pytest.raises(ValueError, match="`batch_size` must be > 0"):
         profile(trained_cnn, x, y, batch_size=0)
     with pytest.raises(ValueError, match=r"path 'nope\.tflite' does not exist"):

@@ -42,7 +42,9 @@ def test_cache_holds_the_teacher_logits_and_states_its_memory(teacher, digits_da
 
 
 def test_top_k_cache_for_language_model_logits():
-    lm = models.tiny_lm(vocab_size=50, d_model=8, num_layers=1, num_heads=2, seq_len=12)
+    lm = models.tiny_lm(
+        vocab_size=50, d_model=8, num_layers=1, num_heads=2, seq_len=12, engine="tf_keras"
+    )
     tokens = np.random.default_rng(0).integers(0, 50, (9, 12)).astype(np.int32)
     cache = cache_teacher(lm, tokens, batch_size=4, top_k=4, dtype="float16")
     arrays = cache.numpy()
@@ -97,7 +99,7 @@ def test_disk_cache_streams_and_reopens(teacher, digits_data, tmp_path):
     losses = []
     for source in (again, cache_teacher(teacher, x[:70])):
         keras.utils.set_random_seed(0)
-        d = Distiller(teacher, models.cnn(width=2), teacher_outputs=source)
+        d = Distiller(teacher, models.cnn(width=2, engine="tf_keras"), teacher_outputs=source)
         d.compile(optimizer="sgd")
         losses.append(d.fit(x[:70], y, batch_size=16, shuffle=False, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
@@ -133,7 +135,7 @@ def test_cached_training_matches_live_training_without_running_the_teacher(
     (x, y), _ = digits_data
     x, y = x[:256], y[:256]
     keras.utils.set_random_seed(1)
-    start = models.cnn(width=2)
+    start = models.cnn(width=2, engine="tf_keras")
 
     def train(cache):
         student = copy_model(start)
@@ -156,7 +158,7 @@ def test_cached_training_matches_live_training_without_running_the_teacher(
 def test_cache_must_match_the_data(teacher, digits_data):
     (x, y), _ = digits_data
     cache = cache_teacher(teacher, x[:64])
-    d = Distiller(teacher, models.cnn(width=2), teacher_outputs=cache)
+    d = Distiller(teacher, models.cnn(width=2, engine="tf_keras"), teacher_outputs=cache)
     d.compile(optimizer="adam")
     with pytest.raises(ValueError, match="`teacher_outputs` has 64 samples but the data has 65"):
         d.fit(x[:65], y[:65], verbose=0)
@@ -168,18 +170,25 @@ def test_cache_must_match_the_data(teacher, digits_data):
     with pytest.raises(tf.errors.InvalidArgumentError, match="not in the order"):
         d.fit(shuffled, verbose=0)
     with pytest.raises(ValueError, match="cached teacher outputs and student outputs differ"):
-        Distiller(models.cnn(width=4, num_classes=5), models.cnn(width=2, num_classes=5),
-                  teacher_outputs=cache)  # fmt: skip
+        Distiller(
+            models.cnn(width=4, num_classes=5, engine="tf_keras"),
+            models.cnn(width=2, num_classes=5, engine="tf_keras"),
+            teacher_outputs=cache,
+        )
     with pytest.raises(ValueError, match="feature_pairs"):
-        Distiller(teacher, models.cnn(width=2), teacher_outputs=cache,
+        Distiller(teacher, models.cnn(width=2, engine="tf_keras"), teacher_outputs=cache,
                   feature_pairs=[("conv2", "conv2")])  # fmt: skip
 
 
 def test_cached_dataset_and_top_k_language_model_training():
     corpus = datasets.python_docs(seq_len=16, max_chars=5000, batch_size=16)
     vocab = len(corpus.vocab)
-    teacher = models.tiny_lm(vocab, d_model=16, num_layers=1, num_heads=2, seq_len=16)
-    student = models.tiny_lm(vocab, d_model=8, num_layers=1, num_heads=2, seq_len=16)
+    teacher = models.tiny_lm(
+        vocab, d_model=16, num_layers=1, num_heads=2, seq_len=16, engine="tf_keras"
+    )
+    student = models.tiny_lm(
+        vocab, d_model=8, num_layers=1, num_heads=2, seq_len=16, engine="tf_keras"
+    )
     ordered = datasets.as_dataset(corpus.x_train, corpus.y_train, batch_size=16)
     cache = cache_teacher(teacher, ordered, top_k=8, dtype="float16")
     assert cache.sample_shape == (16, vocab)

@@ -10,7 +10,7 @@ def test_distill_returns_a_trained_compiled_copy_and_changes_nothing(
     teacher, digits_data, weights_digest
 ):
     (x, y), (xv, yv) = digits_data
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     before = weights_digest(student), weights_digest(teacher)
     trained = distill(
         teacher, student, x, y, epochs=4, optimizer=keras.optimizers.Adam(3e-3),
@@ -31,7 +31,7 @@ def test_partial_labels_learn_from_the_teacher(teacher, digits_data):
     (x, y), (xv, yv) = digits_data
     partial = np.where(np.arange(len(y)) % 10 == 0, y, -1)  # 10% of the labels
     keras.utils.set_random_seed(0)
-    start = models.cnn(width=4)
+    start = models.cnn(width=4, engine="tf_keras")
     labelled = partial >= 0
     labelled_only = distill(
         teacher, start, x[labelled], y[labelled], alpha=1.0, epochs=6,
@@ -45,20 +45,24 @@ def test_partial_labels_learn_from_the_teacher(teacher, digits_data):
 def test_pure_distillation_and_a_given_cache_and_one_hot_labels(teacher, digits_data):
     (x, y), (xv, yv) = digits_data
     cache = cache_teacher(teacher, x)
-    trained = distill(teacher, models.cnn(width=2), x, epochs=2, cache=cache)  # y=None
+    trained = distill(
+        teacher, models.cnn(width=2, engine="tf_keras"), x, epochs=2, cache=cache
+    )  # y=None
     assert "student_loss" in trained.history.history
     one_hot = np.eye(10, dtype=np.float32)[y]
-    trained = distill(teacher, models.cnn(width=2), x, one_hot, epochs=1, cache=False)
+    trained = distill(
+        teacher, models.cnn(width=2, engine="tf_keras"), x, one_hot, epochs=1, cache=False
+    )
     assert isinstance(trained.loss, keras.losses.CategoricalCrossentropy)
     trained.evaluate(xv, np.eye(10)[yv], verbose=0)
     ds = datasets.as_dataset(x, y, batch_size=64)
-    trained = distill(teacher, models.cnn(width=2), ds, epochs=1, metrics=None)
+    trained = distill(teacher, models.cnn(width=2, engine="tf_keras"), ds, epochs=1, metrics=None)
     assert set(trained.history.history) == {"loss", "student_loss", "distillation_loss"}
 
 
 def test_distill_errors_come_before_training(teacher, digits_data, weights_digest):
     (x, y), _ = digits_data
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     before = weights_digest(student)
     bad = y.copy()
     bad[3] = 11

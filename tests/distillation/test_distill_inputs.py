@@ -14,7 +14,7 @@ from tf_green.distillation import Distiller, cache_teacher
 
 def _pair():
     keras.utils.set_random_seed(0)
-    return models.mlp(hidden=(8,)), models.mlp(hidden=(4,))
+    return models.mlp(hidden=(8,), engine="tf_keras"), models.mlp(hidden=(4,), engine="tf_keras")
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ from tf_green.distillation import Distiller
 
 def tiny_pair():
     keras.utils.set_random_seed(0)
-    teacher = models.mlp(hidden=(16,), input_dim=6, num_classes=4, name="teacher")
-    student = models.mlp(hidden=(3,), input_dim=6, num_classes=4, name="student")
+    teacher = models.mlp(
+        hidden=(16,), input_dim=6, num_classes=4, name="teacher", engine="tf_keras"
+    )
+    student = models.mlp(hidden=(3,), input_dim=6, num_classes=4, name="student", engine="tf_keras")
     return student, teacher
 
 
@@ -75,7 +77,7 @@ def test_sequence_logits_with_per_token_missing_labels_match_a_hand_computation(
 
 def test_fit_trains_the_student_object_and_never_the_teacher(teacher, digits_data, weights_digest):
     (x, y), (xv, yv) = digits_data
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     before_teacher, before_student = weights_digest(teacher), weights_digest(student)
     d = Distiller(teacher, student)
     assert d.student is student and d.teacher is teacher and not teacher.trainable
@@ -100,7 +102,7 @@ def test_gradients_reach_only_the_student_even_if_the_teacher_is_made_trainable(
     h = keras.layers.BatchNormalization()(h)
     h = keras.layers.Dropout(0.5)(h)
     teacher = keras.Model(inputs, keras.layers.Dense(4)(h))
-    student = models.mlp(hidden=(3,), input_dim=6, num_classes=4)
+    student = models.mlp(hidden=(3,), input_dim=6, num_classes=4, engine="tf_keras")
     d = Distiller(teacher, student)
     teacher.trainable = True  # a user mistake: still no gradient, no BN update, no dropout
     d.compile(optimizer="sgd")
@@ -114,7 +116,7 @@ def test_gradients_reach_only_the_student_even_if_the_teacher_is_made_trainable(
 
 def test_tf_data_input_and_feature_pairs_with_a_projection(teacher, digits_data):
     (x, y), _ = digits_data
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     d = Distiller(teacher, student, feature_pairs=[("conv2", "conv2")], feature_weight=0.5)
     (projection,) = d.feature_projections
     assert projection.kernel.shape == (4, 16)  # student width 4 -> teacher width 16
@@ -128,15 +130,23 @@ def test_tf_data_input_and_feature_pairs_with_a_projection(teacher, digits_data)
     assert "feature_loss" in history.history
     assert history.history["feature_loss"][-1] < history.history["feature_loss"][0]
     assert not np.allclose(projection.kernel.numpy(), before)
-    same = Distiller(models.cnn(width=8), models.cnn(width=8), feature_pairs=[("conv1", "conv1")])
+    same = Distiller(
+        models.cnn(width=8, engine="tf_keras"),
+        models.cnn(width=8, engine="tf_keras"),
+        feature_pairs=[("conv1", "conv1")],
+    )
     assert type(same.feature_projections[0]).__name__ == "Identity"
 
 
 def test_tiny_lm_teacher_and_student():
     corpus = datasets.python_docs(seq_len=16, max_chars=6000, batch_size=16)
     vocab = len(corpus.vocab)
-    teacher = models.tiny_lm(vocab, d_model=16, num_layers=1, num_heads=2, seq_len=16)
-    student = models.tiny_lm(vocab, d_model=8, num_layers=1, num_heads=2, seq_len=16)
+    teacher = models.tiny_lm(
+        vocab, d_model=16, num_layers=1, num_heads=2, seq_len=16, engine="tf_keras"
+    )
+    student = models.tiny_lm(
+        vocab, d_model=8, num_layers=1, num_heads=2, seq_len=16, engine="tf_keras"
+    )
     d = Distiller(teacher, student, alpha=0.5, temperature=2.0)
     d.compile(optimizer=keras.optimizers.Adam(3e-3), metrics=["accuracy"])
     history = d.fit(corpus.train, epochs=2, verbose=0, validation_data=corpus.val)
@@ -145,7 +155,7 @@ def test_tiny_lm_teacher_and_student():
 
 
 def test_bad_arguments_are_refused_and_change_nothing(teacher):
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     cases = [
         ({"alpha": 1.5}, ValueError, r"`alpha` must be in \[0, 1\]"),
         ({"alpha": -0.1}, ValueError, "`alpha`"),
@@ -163,7 +173,7 @@ def test_bad_arguments_are_refused_and_change_nothing(teacher):
             Distiller(teacher, student, **kwargs)
         assert teacher.trainable, kwargs  # nothing changed
     with pytest.raises(ValueError, match=r"output shapes differ.*10.*5"):
-        Distiller(teacher, models.cnn(width=2, num_classes=5))
+        Distiller(teacher, models.cnn(width=2, num_classes=5, engine="tf_keras"))
     with pytest.raises(ValueError, match="same model"):
         Distiller(teacher, teacher)
     with pytest.raises(TypeError, match="`student` must be a tf_keras model"):
@@ -181,14 +191,14 @@ def test_keras3_models_get_a_clear_message(teacher):
         [keras3.Input((8, 8, 1)), keras3.layers.Flatten(), keras3.layers.Dense(10)]
     )
     with pytest.raises(TypeError, match=r"`teacher` is a Keras 3 model.*tf_keras"):
-        Distiller(k3, models.cnn(width=2))
+        Distiller(k3, models.cnn(width=2, engine="tf_keras"))
     with pytest.raises(TypeError, match=r"`student` is a Keras 3 model"):
         Distiller(teacher, k3)
 
 
 def test_labels_out_of_range_are_refused_before_training(teacher, digits_data, weights_digest):
     (x, y), _ = digits_data
-    student = models.cnn(width=2)
+    student = models.cnn(width=2, engine="tf_keras")
     d = Distiller(teacher, student)
     d.compile(optimizer="adam")
     before = weights_digest(student)
@@ -208,23 +218,25 @@ def test_labels_out_of_range_are_refused_before_training(teacher, digits_data, w
 
 def test_swapped_models_warn(teacher):
     with pytest.warns(UserWarning, match="are they swapped"):
-        Distiller(models.cnn(width=2), teacher)
+        Distiller(models.cnn(width=2, engine="tf_keras"), teacher)
 
 
 def test_keyword_models_and_an_untrained_teacher_beside_a_trained_student_warn(teacher):
-    student = models.cnn(width=8)  # as large as the teacher, untrained: the normal case
+    student = models.cnn(
+        width=8, engine="tf_keras"
+    )  # as large as the teacher, untrained: the normal case
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         d = Distiller(student=student, teacher=teacher)
     assert d.teacher is teacher and d.student is student
     with pytest.warns(UserWarning, match="looks untrained.*swapped"):
-        Distiller(teacher=models.cnn(width=8), student=copy_model(teacher))
+        Distiller(teacher=models.cnn(width=8, engine="tf_keras"), student=copy_model(teacher))
     with pytest.raises(TypeError, match="two values for `teacher`"):
         Distiller(teacher, teacher=teacher, student=student)
 
 
 def test_compile_refuses_several_losses_or_loss_weights(teacher):
-    d = Distiller(teacher, models.cnn(width=2))
+    d = Distiller(teacher, models.cnn(width=2, engine="tf_keras"))
     with pytest.raises(TypeError, match="one loss"):
         d.compile(optimizer="adam", loss=["mse", "mae"])
     with pytest.raises(ValueError, match="loss_weights"):
@@ -233,7 +245,7 @@ def test_compile_refuses_several_losses_or_loss_weights(teacher):
 
 def test_custom_student_loss_is_used(teacher, digits_data):
     (x, y), _ = digits_data
-    student = compile_classifier(models.cnn(width=2))
+    student = compile_classifier(models.cnn(width=2, engine="tf_keras"))
     d = Distiller(teacher, student, alpha=1.0)
     d.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     got = d.evaluate(x[:32], y[:32], batch_size=32, verbose=0, return_dict=True)

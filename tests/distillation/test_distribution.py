@@ -39,7 +39,7 @@ def test_two_replicas_take_the_same_steps_as_one_device(teacher, digits_data):
     (x, y), _ = digits_data
     x, y = x[:256], np.where(np.arange(256) % 3 == 0, -1, y[:256])  # with partial labels
     keras.utils.set_random_seed(0)
-    start = models.cnn(width=2)
+    start = models.cnn(width=2, engine="tf_keras")
     strategy = two_cpus()
     sgd = lambda: keras.optimizers.SGD(0.1)  # noqa: E731
     _, one, one_log = run(tf.distribute.get_strategy(), teacher, start, x, y, sgd, 2)
@@ -56,7 +56,7 @@ def test_cached_distillation_under_mirrored_strategy_reaches_the_same_accuracy(
 ):
     (x, y), (xv, yv) = digits_data
     keras.utils.set_random_seed(0)
-    start = models.cnn(width=4)
+    start = models.cnn(width=4, engine="tf_keras")
     cache = cache_teacher(teacher, x)
     adam = lambda: keras.optimizers.Adam(1e-2)  # noqa: E731
     scores = []

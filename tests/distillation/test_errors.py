@@ -10,7 +10,7 @@ from tf_green.distillation._labels import check_label_array, split_labels
 
 
 def mlp_teacher():
-    return models.mlp(hidden=(8,), input_dim=4, num_classes=3)
+    return models.mlp(hidden=(8,), input_dim=4, num_classes=3, engine="tf_keras")
 
 
 def test_cache_zip_errors():
@@ -55,7 +55,9 @@ def test_cache_directory_and_folder_errors(tmp_path):
 
 
 def test_cache_needs_a_fixed_output_shape():
-    lm = models.tiny_lm(vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=8)
+    lm = models.tiny_lm(
+        vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=8, engine="tf_keras"
+    )
     ragged = tf.data.Dataset.from_generator(
         lambda: iter([np.zeros((2, 8), np.int32), np.zeros((2, 5), np.int32)]),
         output_signature=tf.TensorSpec((None, None), tf.int32),
@@ -81,9 +83,9 @@ def test_model_and_compile_errors():
     with pytest.raises(ValueError, match="has 2 outputs; the Distiller needs one logits output"):
         Distiller(teacher, two_heads)
     with pytest.raises(ValueError, match="`feature_weight` must be finite"):
-        Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3),
+        Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3, engine="tf_keras"),
                   feature_weight=float("inf"))  # fmt: skip
-    d = Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3))
+    d = Distiller(teacher, models.mlp(hidden=(2,), input_dim=4, num_classes=3, engine="tf_keras"))
     with pytest.raises(TypeError, match="a Keras loss, a loss name or a callable"):
         d.compile(optimizer="sgd", loss=3)
 
@@ -111,7 +113,7 @@ def test_feature_pair_errors():
 def test_sample_weights_reach_losses_and_weighted_metrics():
     keras.utils.set_random_seed(0)
     teacher = mlp_teacher()
-    student = models.mlp(hidden=(2,), input_dim=4, num_classes=3)
+    student = models.mlp(hidden=(2,), input_dim=4, num_classes=3, engine="tf_keras")
     rng = np.random.default_rng(0)
     x = rng.random((6, 4)).astype(np.float32)
     y = np.array([0, 1, 2, -1, 1, 0])

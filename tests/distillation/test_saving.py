@@ -8,7 +8,9 @@ from tf_green.distillation.distiller import Distiller
 
 def trained_distiller(teacher, digits_data, **kwargs):
     (x, y), _ = digits_data
-    d = Distiller(teacher, models.cnn(width=2), alpha=0.2, temperature=3.0, **kwargs)
+    d = Distiller(
+        teacher, models.cnn(width=2, engine="tf_keras"), alpha=0.2, temperature=3.0, **kwargs
+    )
     d.compile(optimizer=keras.optimizers.Adam(3e-3), metrics=["accuracy"])
     d.fit(x[:128], y[:128], epochs=1, verbose=0)
     return d
@@ -16,7 +18,7 @@ def trained_distiller(teacher, digits_data, **kwargs):
 
 def test_get_config_is_complete(teacher):
     d = Distiller(
-        teacher, models.cnn(width=2), alpha=0.3, temperature=2.0,
+        teacher, models.cnn(width=2, engine="tf_keras"), alpha=0.3, temperature=2.0,
         feature_pairs=[("conv2", "conv2")], feature_weight=0.25, name="kd",
     )  # fmt: skip
     config = d.get_config()

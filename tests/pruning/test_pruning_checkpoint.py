@@ -42,7 +42,7 @@ def prune(model, data, checkpoint_dir, **kwargs):
 @pytest.mark.slow
 def test_interrupted_run_resumes_at_the_right_pruning_step(small_digits, tmp_path, weights_digest):
     keras.utils.set_random_seed(0)
-    model = compile_classifier(models.cnn(width=4))
+    model = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     before = weights_digest(model)
     reference = prune(model, small_digits, tmp_path / "reference")
     assert not any((tmp_path / "reference" / "backup").rglob("*"))  # deleted when complete
@@ -76,4 +76,6 @@ def test_checkpoint_dir_must_be_a_folder(small_digits, tmp_path):
     path = tmp_path / "file"
     path.write_text("")
     with pytest.raises(ValueError, match=r"`checkpoint_dir` .* exists and is not a folder"):
-        tgp.prune(compile_classifier(models.cnn(width=4)), x, y, checkpoint_dir=path)
+        tgp.prune(
+            compile_classifier(models.cnn(width=4, engine="tf_keras")), x, y, checkpoint_dir=path
+        )

@@ -14,7 +14,7 @@ def strategy(mirrored_strategy):
 @pytest.mark.slow
 def test_prune_with_a_mirrored_strategy_argument(strategy, small_digits, weights_digest):
     (x, y), _ = small_digits
-    model = compile_classifier(models.cnn(width=4))
+    model = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     before = weights_digest(model)
     pruned = tgp.prune(model, x, y, target_sparsity=0.6, epochs=2, strategy=strategy, verbose=0)
     assert weights_digest(model) == before
@@ -28,7 +28,7 @@ def test_prune_with_a_mirrored_strategy_argument(strategy, small_digits, weights
 
 def test_prune_inside_a_mirrored_scope(strategy, small_digits):
     (x, y), _ = small_digits
-    model = compile_classifier(models.mlp(hidden=(8,)))
+    model = compile_classifier(models.mlp(hidden=(8,), engine="tf_keras"))
     with strategy.scope():
         pruned = tgp.prune(model, x[:128].reshape(-1, 64), y[:128], epochs=2, verbose=0)
     assert pruned.distribute_strategy is strategy
@@ -40,7 +40,7 @@ def test_prune_inside_a_mirrored_scope(strategy, small_digits):
 
 def test_wrap_and_fit_inside_a_mirrored_scope(strategy, small_digits):
     (x, y), _ = small_digits
-    model = compile_classifier(models.cnn(width=4))
+    model = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     with strategy.scope():
         wrapped = tgp.wrap(
             model, tgp.constant_schedule(0.5, steps_per_epoch=4), layers=["conv2", "logits"]

@@ -17,7 +17,7 @@ def tiny(digits_data):
     """A compiled cnn(width=2) (~350 params) and 64 digits: 2 steps per epoch."""
     (x, y), _ = digits_data
     keras.utils.set_random_seed(0)
-    return compile_classifier(models.cnn(width=2)), x[:64], y[:64]
+    return compile_classifier(models.cnn(width=2, engine="tf_keras")), x[:64], y[:64]
 
 
 def _prune(model, x, y=None, **kwargs):

@@ -56,7 +56,7 @@ def test_prune_reaches_the_target_per_layer_and_leaves_the_caller_alone(
 def test_dataset_input_per_layer_targets_and_constant_schedule(small_digits):
     (x, y), _ = small_digits
     ds = datasets.as_dataset(x, y, batch_size=64)
-    model = models.cnn(width=4)
+    model = models.cnn(width=4, engine="tf_keras")
     seen = []
     logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(dict(logs)))
     pruned = tgp.prune(
@@ -80,7 +80,7 @@ def test_dataset_input_per_layer_targets_and_constant_schedule(small_digits):
 
 def test_structured_2_by_4_pruning(small_digits):
     (x, y), _ = small_digits
-    model = compile_classifier(models.cnn(width=4))
+    model = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     with pytest.warns(UserWarning, match=r"Not pruning layer 'conv1'.*2:4"):
         pruned = tgp.prune(model, x, y, structure="2:4", epochs=1, verbose=0)
     report = tgp.sparsity_report(pruned).set_index(["layer", "weight"])
@@ -94,7 +94,7 @@ def test_structured_2_by_4_pruning(small_digits):
 
 def test_schedule_instance_is_used_and_checked(small_digits):
     (x, y), _ = small_digits
-    model = compile_classifier(models.cnn(width=4))
+    model = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     late = tgp.polynomial_schedule(0.6, epochs=4, steps_per_epoch=8)  # ends at step 24
     with pytest.raises(ValueError, match=r"`epochs`=2 is too few.*16 steps.*end_step is 24"):
         tgp.prune(model, x, y, schedule=late, epochs=2, verbose=0)
@@ -153,17 +153,23 @@ def test_bad_arguments_fail_before_training(trained_cnn, weights_digest, kwargs,
 
 def test_uncompiled_model_needs_optimizer_and_loss():
     with pytest.raises(ValueError, match=r"model 'cnn_4' is not compiled, so `optimizer`"):
-        tgp.prune(models.cnn(width=4), np.zeros((8, 8, 8, 1)), np.zeros(8), verbose=0)
+        tgp.prune(
+            models.cnn(width=4, engine="tf_keras"), np.zeros((8, 8, 8, 1)), np.zeros(8), verbose=0
+        )
     with pytest.raises(ValueError, match=r"is not compiled, so `loss` is needed"):
         tgp.prune(
-            models.cnn(width=4), np.zeros((8, 8, 8, 1)), np.zeros(8), optimizer="sgd", verbose=0
+            models.cnn(width=4, engine="tf_keras"),
+            np.zeros((8, 8, 8, 1)),
+            np.zeros(8),
+            optimizer="sgd",
+            verbose=0,
         )
 
 
 def test_infinite_dataset_with_steps_per_epoch(small_digits):
     (x, y), _ = small_digits
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32).repeat()
-    model = compile_classifier(models.mlp(hidden=(8,), input_dim=64))
+    model = compile_classifier(models.mlp(hidden=(8,), input_dim=64, engine="tf_keras"))
     flat = ds.map(lambda a, b: (tf.reshape(a, (-1, 64)), b))
     pruned = tgp.prune(model, flat, target_sparsity=0.5, epochs=2, steps_per_epoch=3, verbose=0)
     assert pruned.pruning_history["pruning_step"] == [3, 6]

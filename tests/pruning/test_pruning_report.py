@@ -8,7 +8,7 @@ from tf_green.pruning.report import COLUMNS, mn_satisfied
 
 
 def mlp_with_zeros():
-    model = models.mlp(hidden=(8,), input_dim=4, num_classes=4)
+    model = models.mlp(hidden=(8,), input_dim=4, num_classes=4, engine="tf_keras")
     kernel = np.arange(1, 33, dtype=np.float32).reshape(4, 8)
     kernel[:2] = 0.0  # rows 0-1: every group of 4 inputs (axis 0) has 2 zeros
     model.get_layer("dense1").set_weights([kernel, np.zeros(8, np.float32)])
@@ -55,7 +55,9 @@ def test_m_by_n_check_groups_input_channels():
 def test_report_of_wrapped_and_stripped_models_line_up(small_digits):
     (x, y), _ = small_digits
     wrapped = tgp.wrap(
-        models.cnn(width=4), tgp.constant_schedule(0.5, steps_per_epoch=8), layers=["conv2"]
+        models.cnn(width=4, engine="tf_keras"),
+        tgp.constant_schedule(0.5, steps_per_epoch=8),
+        layers=["conv2"],
     )
     wrapped.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     wrapped.fit(x, y, epochs=1, callbacks=tgp.callbacks(), verbose=0)
@@ -70,4 +72,4 @@ def test_report_errors_name_the_argument():
     with pytest.raises(TypeError, match=r"`model` must be a tf_keras model"):
         tgp.sparsity_report("model.keras")
     with pytest.raises(ValueError, match=r"`structure`"):
-        tgp.sparsity_report(models.mlp(), structure="4:2")
+        tgp.sparsity_report(models.mlp(engine="tf_keras"), structure="4:2")

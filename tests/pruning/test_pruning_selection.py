@@ -34,7 +34,7 @@ def custom_model(layer_cls=Scale):
 
 
 def test_none_selects_every_layer_with_prunable_weights():
-    assert select_layers(models.cnn(width=4), None) == {
+    assert select_layers(models.cnn(width=4, engine="tf_keras"), None) == {
         "conv1": None,
         "conv2": None,
         "logits": None,
@@ -53,36 +53,36 @@ def test_none_selects_every_layer_with_prunable_weights():
     ],
 )
 def test_names_classes_regexes_and_callables_select_layers(layers, names):
-    assert list(select_layers(models.cnn(width=4), layers)) == names
+    assert list(select_layers(models.cnn(width=4, engine="tf_keras"), layers)) == names
 
 
 def test_a_dict_gives_per_layer_targets():
-    assert select_layers(models.cnn(width=4), {"logits": 0.5, "conv2": 0.9}) == {
+    assert select_layers(models.cnn(width=4, engine="tf_keras"), {"logits": 0.5, "conv2": 0.9}) == {
         "conv2": 0.9,
         "logits": 0.5,
     }
     with pytest.raises(ValueError, match=r"`layers\['conv2'\]` must be in \[0, 1\)"):
-        select_layers(models.cnn(width=4), {"conv2": 1.0})
+        select_layers(models.cnn(width=4, engine="tf_keras"), {"conv2": 1.0})
 
 
 def test_regex_is_matched_in_full():
     with pytest.raises(ValueError, match=r"`layers`='conv' selects no prunable layer.*"):
-        select_layers(models.cnn(width=4), "conv")
+        select_layers(models.cnn(width=4, engine="tf_keras"), "conv")
 
 
 @pytest.mark.parametrize("layers", [[], {}, ""])
 def test_empty_selection_is_an_error(layers):
     with pytest.raises(ValueError, match=r"`layers` is empty; pass None"):
-        select_layers(models.cnn(width=4), layers)
+        select_layers(models.cnn(width=4, engine="tf_keras"), layers)
 
 
 def test_unknown_names_are_listed_with_the_model_layers():
     with pytest.raises(
         ValueError, match=r"`layers` names \['conv3'\].*no such layer.*'conv1', 'pool'"
     ):
-        select_layers(models.cnn(width=4), ["conv1", "conv3"])
+        select_layers(models.cnn(width=4, engine="tf_keras"), ["conv1", "conv3"])
     with pytest.raises(ValueError, match=r"`layers` names \['nope'\]"):
-        select_layers(models.cnn(width=4), {"nope": 0.5})
+        select_layers(models.cnn(width=4, engine="tf_keras"), {"nope": 0.5})
 
 
 def test_selecting_nothing_prunable_lists_the_prunable_layers():
@@ -90,20 +90,20 @@ def test_selecting_nothing_prunable_lists_the_prunable_layers():
         ValueError,
         match=r"selects no prunable layer in model 'cnn_4'.*\['conv1', 'conv2', 'logits'\]",
     ):
-        select_layers(models.cnn(width=4), lambda layer: False)
+        select_layers(models.cnn(width=4, engine="tf_keras"), lambda layer: False)
     with pytest.raises(ValueError, match=r"has no layer of these classes"):
-        select_layers(models.cnn(width=4), [keras.layers.LSTM])
+        select_layers(models.cnn(width=4, engine="tf_keras"), [keras.layers.LSTM])
 
 
 def test_naming_a_layer_without_weights_is_an_error():
     with pytest.raises(ValueError, match=r"selects layer 'pool'.*MaxPooling2D has no weights"):
-        select_layers(models.cnn(width=4), ["pool", "conv1"])
+        select_layers(models.cnn(width=4, engine="tf_keras"), ["pool", "conv1"])
 
 
 @pytest.mark.parametrize("layers", [3, keras.layers.Dense, [3]])
 def test_wrong_selector_types_are_refused(layers):
     with pytest.raises(TypeError, match=r"`layers`"):
-        select_layers(models.cnn(width=4), layers)
+        select_layers(models.cnn(width=4, engine="tf_keras"), layers)
 
 
 def test_unprunable_custom_layer_is_skipped_with_a_warning():
@@ -131,7 +131,9 @@ def test_prunable_custom_layer_is_selected():
 
 
 def test_prunable_weights_follow_the_tfmot_registry_without_changing_layers():
-    lm = models.tiny_lm(vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=6)
+    lm = models.tiny_lm(
+        vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="tf_keras"
+    )
     attention = lm.get_layer("block0_attention")
     assert len(prunable_weights(attention)) == 4
     assert not hasattr(attention, "get_prunable_weights")
@@ -149,12 +151,14 @@ def test_prunable_weights_follow_the_tfmot_registry_without_changing_layers():
 
 
 def test_m_by_n_skips_layers_whose_shape_cannot_hold_it():
-    model = models.cnn(width=4)  # conv1's kernel has 1 input channel
+    model = models.cnn(width=4, engine="tf_keras")  # conv1's kernel has 1 input channel
     with pytest.warns(UserWarning, match=r"'conv1'.*cannot hold 2:4.*multiple of 4"):
         assert list(select_layers(model, None, (2, 4))) == ["conv2", "logits"]
     with pytest.raises(ValueError, match=r"selects layer 'conv1'.*\(3, 3, 1, 4\) cannot hold 2:4"):
         select_layers(model, ["conv1", "conv2"], (2, 4))
-    lm = models.tiny_lm(vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=6)
+    lm = models.tiny_lm(
+        vocab_size=11, d_model=8, num_layers=1, num_heads=2, seq_len=6, engine="tf_keras"
+    )
     with pytest.raises(ValueError, match=r"'block0_attention'.*cannot hold 1:2.*rank-2 or rank-4"):
         select_layers(lm, ["block0_attention"], (1, 2))
 
@@ -173,4 +177,4 @@ def test_nested_models_are_searched():
 
 def test_already_wrapped_models_are_refused():
     with pytest.raises(ValueError, match=r"already has pruning wrappers.*strip"):
-        select_layers(wrap(models.mlp(hidden=(4,))), None)
+        select_layers(wrap(models.mlp(hidden=(4,), engine="tf_keras")), None)

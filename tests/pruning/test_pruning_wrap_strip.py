@@ -15,7 +15,7 @@ def trained_wrapped(small_digits):
     """Two wrapped cnn(width=4), each fitted one epoch of 2 steps: conv2 2:4, logits 50%."""
     (x, y), _ = small_digits
     keras.utils.set_random_seed(0)
-    base = compile_classifier(models.cnn(width=4))
+    base = compile_classifier(models.cnn(width=4, engine="tf_keras"))
     schedule = tgp.constant_schedule(0.5, steps_per_epoch=2)
     structured = tgp.wrap(base, schedule, layers=["conv2"], structure="2:4")
     wrapped = tgp.wrap(base, schedule, layers=["logits"])
@@ -44,14 +44,14 @@ def test_wrap_clones_wraps_and_compiles_like_the_caller(make_cnn, weights_digest
     assert history.history["pruning_step"] == [8, 16]
     # The polynomial ramp ends with epoch 1; epoch 2 recovers at the target.
     assert history.history["sparsity"] == pytest.approx([0.5, 0.5], abs=0.01)
-    uncompiled = tgp.wrap(models.mlp(hidden=(4,)))
+    uncompiled = tgp.wrap(models.mlp(hidden=(4,), engine="tf_keras"))
     assert uncompiled.optimizer is None
     assert uncompiled.layers[1].pruning_schedule.get_config()["config"]["target_sparsity"] == 0.5
 
 
 def test_wrap_refuses_a_schedule_name():
     with pytest.raises(TypeError, match=r"`schedule` must be a .*PruningSchedule.*polynomial_"):
-        tgp.wrap(models.mlp(), "polynomial")
+        tgp.wrap(models.mlp(engine="tf_keras"), "polynomial")
 
 
 def test_callbacks_add_summaries_with_a_log_dir(tmp_path, small_digits):
@@ -70,7 +70,9 @@ def test_callbacks_add_summaries_with_a_log_dir(tmp_path, small_digits):
         "SparsityLogger",
         "PruningSummaries",
     ]
-    wrapped = tgp.wrap(models.cnn(width=4), tgp.constant_schedule(0.5, steps_per_epoch=8))
+    wrapped = tgp.wrap(
+        models.cnn(width=4, engine="tf_keras"), tgp.constant_schedule(0.5, steps_per_epoch=8)
+    )
     wrapped.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     wrapped.fit(x, y, epochs=1, callbacks=tgp.callbacks(tmp_path / "logs"), verbose=0)
     assert list((tmp_path / "logs" / "metrics").iterdir())
@@ -93,7 +95,9 @@ def test_strip_applies_masks_and_shares_nothing(trained_wrapped):
     assert all(layer not in wrapped.layers for layer in stripped.layers)
     assert stripped.get_layer("logits") is not wrapper.layer
     assert stripped.optimizer is not None and stripped.optimizer is not wrapped.optimizer
-    plain = tgp.strip(models.mlp(hidden=(4,)))  # nothing to strip: an independent copy
+    plain = tgp.strip(
+        models.mlp(hidden=(4,), engine="tf_keras")
+    )  # nothing to strip: an independent copy
     assert [layer.name for layer in plain.layers] == ["features", "dense1", "logits"]
     with pytest.raises(TypeError, match=r"`model` must be a tf_keras model"):
         tgp.strip("model.h5")

@@ -58,7 +58,7 @@ def pruned_mlp_wrapped(flat_digits):
     """An mlp(hidden=(128,)) trained 3 epochs, then pruned to 90% (1 epoch), wrappers on."""
     keras.utils.set_random_seed(0)
     (x, y), _ = flat_digits
-    model = compile_classifier(models.mlp(hidden=(128,)))
+    model = compile_classifier(models.mlp(hidden=(128,), engine="tf_keras"))
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     return prune(model, x, y, sparsity=0.9)
 

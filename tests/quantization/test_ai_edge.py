@@ -49,7 +49,9 @@ def lm():
     rng = np.random.default_rng(0)
     x, y = _windows(256, rng)
     keras.utils.set_random_seed(0)
-    model = tg.models.compile_classifier(tg.models.tiny_lm(VOCAB, 32, 1, 2, seq_len=SEQ), 1e-2)
+    model = tg.models.compile_classifier(
+        tg.models.tiny_lm(VOCAB, 32, 1, 2, seq_len=SEQ, engine="tf_keras"), 1e-2
+    )
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     fixed = tg.models.with_fixed_length(model)
     float_content = tg_to_tflite(fixed)
@@ -205,7 +207,7 @@ def test_int16x8_is_builtin_with_float_io(lm):
 
 
 def test_to_tflite_writes_atomically(tmp_path, monkeypatch):
-    model = tg.models.mlp()
+    model = tg.models.mlp(engine="tf_keras")
     path = tmp_path / "m.tflite"
     content = _ai_edge.to_tflite(tg_to_tflite, model, path, quantization="int4")
     assert path.read_bytes() == content
@@ -222,7 +224,7 @@ def test_to_tflite_writes_atomically(tmp_path, monkeypatch):
 
 
 def test_misuse_is_refused_with_the_fix(tmp_path):
-    model = tg.models.mlp()
+    model = tg.models.mlp(engine="tf_keras")
     with pytest.raises(ValueError, match="representative_data"):
         _ai_edge.to_tflite(tg_to_tflite, model, quantization="int16x8")
     with pytest.raises(ValueError, match="int8_io"):

@@ -273,5 +273,5 @@ def test_multi_input_model_round_trip():
 
 
 def test_mlp_exports_dynamic_input_batch():
-    tfl = TFLiteModel(to_tflite(models.mlp()))
+    tfl = TFLiteModel(to_tflite(models.mlp(engine="tf_keras")))
     assert tfl.input_details[0]["shape_signature"].tolist() == [-1, 64]

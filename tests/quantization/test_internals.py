@@ -10,7 +10,7 @@ from tf_green.quantization import _data, _flatbuffer, _wrappers, to_tflite
 
 @pytest.fixture(scope="module")
 def mlp_exports():
-    model = models.mlp(hidden=(64,))
+    model = models.mlp(hidden=(64,), engine="tf_keras")
     x = np.random.default_rng(0).random((40, 64), dtype=np.float32)
     return {
         q: to_tflite(model, quantization=q, representative_data=x)
@@ -40,7 +40,7 @@ def test_is_tflite_and_errors():
 
 
 def test_int8_weight_zero_fraction_counts_zeroed_weights(mlp_exports):
-    model = models.mlp(hidden=(64,))
+    model = models.mlp(hidden=(64,), engine="tf_keras")
     weights = model.get_weights()
     weights[0][:32] = 0.0  # half of the first kernel
     model.set_weights(weights)

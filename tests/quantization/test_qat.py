@@ -35,7 +35,7 @@ def test_qat_wraps_a_copy_and_keeps_compile_settings(trained_cnn, weights_digest
 
 
 def test_qat_of_an_uncompiled_model_is_uncompiled():
-    wrapped = qat(models.mlp())
+    wrapped = qat(models.mlp(engine="tf_keras"))
     assert not wrapped._is_compiled and has_qat_wrappers(wrapped)
 
 
@@ -87,7 +87,14 @@ def test_quantize_auto_detects_a_stripped_pruned_model(pruned_mlp, flat_digits):
 def test_quantize_with_loss_for_an_uncompiled_model(flat_digits):
     (x, y), _ = flat_digits
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    tuned = quantize(models.mlp(), x[:64], y[:64], loss=loss, optimizer="sgd", metrics=["accuracy"])
+    tuned = quantize(
+        models.mlp(engine="tf_keras"),
+        x[:64],
+        y[:64],
+        loss=loss,
+        optimizer="sgd",
+        metrics=["accuracy"],
+    )
     assert isinstance(tuned.optimizer, keras.optimizers.SGD)
     assert "accuracy" in tuned.evaluate(x[:64], y[:64], verbose=0, return_dict=True)
 
@@ -102,7 +109,7 @@ def test_quantize_bad_arguments(trained_cnn, digits_data):
     with pytest.raises(ValueError, match="`y` must be None when `x` is a tf"):
         quantize(trained_cnn, dataset, y)
     with pytest.raises(ValueError, match=r"not compiled.*pass loss=\.\.\."):
-        quantize(models.cnn(width=4), x, y)
+        quantize(models.cnn(width=4, engine="tf_keras"), x, y)
 
 
 def test_unsupported_layer_is_named():

@@ -46,7 +46,7 @@ def _float_constants(content: bytes) -> list[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def lm():
     keras.utils.set_random_seed(0)
-    model = tg.models.tiny_lm(VOCAB, D_MODEL, 1, 2, seq_len=SEQ)
+    model = tg.models.tiny_lm(VOCAB, D_MODEL, 1, 2, seq_len=SEQ, engine="tf_keras")
     fixed = tg.models.with_fixed_length(model)
     float_content = tg_to_tflite(fixed)
     x = np.random.default_rng(0).integers(0, VOCAB, (3, SEQ)).astype(np.int32)

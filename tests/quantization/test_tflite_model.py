@@ -187,6 +187,6 @@ def test_num_threads_gives_same_outputs(float_bytes, digits_data):
 
 
 def test_mlp_output_shape_per_sample_count():
-    tfl = TFLiteModel(to_tflite(models.mlp()))
+    tfl = TFLiteModel(to_tflite(models.mlp(engine="tf_keras")))
     for n in (1, 3, 33):
         assert tfl.predict(np.zeros((n, 64), np.float32)).shape == (n, 10)

@@ -243,8 +243,12 @@ def test_public_shrink_dispatches_on_the_engine():
     )  # fmt: skip
     small, report = tg.pruning.shrink(model, 0.5)
     assert small.layers[0].filters == 4 and len(report)
-    tf_keras_small, _ = tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5)  # pruned once
+    tf_keras_small, _ = tg.pruning.shrink(
+        models.mlp(hidden=(8,), engine="tf_keras"), 0.5
+    )  # pruned once
     assert tg.engine.engine_of(tf_keras_small) == "tf_keras"
     assert tf_keras_small.get_layer("dense1").units == 4
     with pytest.raises(TypeError, match=r"tf_keras model: it is pruned once.*Keras 3"):
-        tg.pruning.shrink(models.mlp(hidden=(8,)), 0.5, np.zeros((4, 64)), np.zeros(4))
+        tg.pruning.shrink(
+            models.mlp(hidden=(8,), engine="tf_keras"), 0.5, np.zeros((4, 64)), np.zeros(4)
+        )

@@ -52,7 +52,9 @@ def _residual_net():
 
 
 def test_digits_cnn_shrinks_to_a_tf_keras_model_exactly():
-    model = models.cnn(width=8)  # tf_keras: conv1 (8) -> pool -> conv2 (16) -> flatten -> logits
+    model = models.cnn(
+        width=8, engine="tf_keras"
+    )  # tf_keras: conv1 (8) -> pool -> conv2 (16) -> flatten -> logits
     _zero(model, {"conv1": [0, 3, 5, 6], "conv2": [1, 2, 4, 8, 9, 11, 12, 15]})
     x = np.random.default_rng(2).uniform(size=(3, 8, 8, 1)).astype("float32")
     small, report = shrink(model, ratio=0.5)
@@ -132,7 +134,9 @@ def test_tf_keras_unknown_layer_and_subclassed_model_are_refused_by_name():
 
 
 def test_tf_keras_tiny_lm_prunes_heads_and_units():
-    model = models.tiny_lm(13, d_model=8, num_layers=1, num_heads=4, seq_len=6)  # tf_keras
+    model = models.tiny_lm(
+        13, d_model=8, num_layers=1, num_heads=4, seq_len=6, engine="tf_keras"
+    )  # tf_keras
     tokens = np.random.default_rng(0).integers(0, 13, size=(2, 6)).astype("int32")
     small, _ = shrink(model, ratio={"block0_attention": 0.5, "block0_ff1": 0.5})
     assert engine_of(small) == "tf_keras"
@@ -142,7 +146,7 @@ def test_tf_keras_tiny_lm_prunes_heads_and_units():
 
 
 def test_taylor_scores_read_tf_keras_gradients():
-    model = models.cnn(width=4)
+    model = models.cnn(width=4, engine="tf_keras")
     _zero(model, {"conv1": [2]})  # a dead filter: zero weights, so zero gradient x weight
     graph = analyse(model)
     x = np.random.default_rng(3).uniform(size=(8, 8, 8, 1)).astype("float32")
