@@ -63,7 +63,8 @@ def _group_ratios(graph: ChannelGraph, ratio: Any) -> dict[int, tuple[float, Gro
                 why = _why_not(group) if group else "it has no filters or units of its own"
                 raise ValueError(
                     f"`ratio` selects layer {name!r}, which cannot be pruned: {why}. Select "
-                    "Conv, Dense or SeparableConv layers whose channels stay inside the model."
+                    "Conv, Dense, SeparableConv, MultiHeadAttention (its heads) or Embedding "
+                    "layers whose channels stay inside the model."
                 )
             previous = chosen.get(group.root)
             if previous is not None and previous[0] != value:
