@@ -19,6 +19,7 @@ why the runs are interleaved and medians are reported.
 
 Usage:
     python benchmarks/slm_decoding.py [--rounds 5] [--window 1.0] [--epochs 1] [--no-teacher]
+        [--engine keras3|tf_keras]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from _results import write_section
 from ai_edge_litert.interpreter import Interpreter
 
 import tf_green as tg
+from tf_green._engine import keras_named
 from tf_green.quantization.tflite_decoder import TFLiteDecoder, export_decoder, signature_ops
 
 CONTEXT = 64
@@ -46,11 +48,10 @@ BAR = 5.0
 SHAPES = {"student": (48, 2, 4), "teacher": (128, 4, 4)}  # d_model, layers, heads
 
 
-def _train(shape: tuple[int, int, int], corpus: object, epochs: int) -> object:
-    keras = tg.engine.tf_keras()
-    keras.utils.set_random_seed(0)
+def _train(shape: tuple[int, int, int], corpus: object, epochs: int, engine: str) -> object:
+    keras_named(engine).utils.set_random_seed(0)
     lm = tg.models.compile_classifier(
-        tg.models.tiny_lm(len(corpus.vocab), *shape, CONTEXT, engine="tf_keras")
+        tg.models.tiny_lm(len(corpus.vocab), *shape, CONTEXT, engine=engine)
     )
     lm.fit(corpus.x_train, corpus.y_train, epochs=epochs, batch_size=32, verbose=0)
     return lm
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-chars", type=int, default=200_000)
     parser.add_argument("--teacher", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--engine", choices=["keras3", "tf_keras"], default="keras3")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -123,7 +125,7 @@ def main() -> None:
     models = ["student", "teacher"] if args.teacher else ["student"]
     variants, info = {}, {}
     for model_name in models:
-        lm = _train(SHAPES[model_name], corpus, args.epochs)
+        lm = _train(SHAPES[model_name], corpus, args.epochs, args.engine)
         fixed_bytes = tg.to_tflite(tg.models.with_fixed_length(lm))
         decoder_bytes = export_decoder(lm)
         info[model_name] = {
@@ -202,9 +204,15 @@ def main() -> None:
         if args.teacher
         else ""
     )
+    engine = (
+        f"Keras 3 ({keras_named('keras3').backend.backend()} backend)"
+        if args.engine == "keras3"
+        else "tf_keras"
+    )
     body = "\n".join(
         [
-            f"Student `tiny_lm({len(corpus.vocab)}, 48, 2, 4, seq_len={CONTEXT})`, trained "
+            f"Engine: {engine} (`--engine`). Student "
+            f"`tiny_lm({len(corpus.vocab)}, 48, 2, 4, seq_len={CONTEXT})`, trained "
             f"{args.epochs} epoch(s) on the first {args.max_chars:,} characters of "
             f"python_docs.{teacher} Greedy generation of {NEW_TOKENS} tokens after a "
             f"{len(PROMPT)}-character prompt, filling the {CONTEXT}-token context. "
@@ -217,8 +225,8 @@ def main() -> None:
             "(Keras: `tf_green.lm_cache`, compiled steps; LiteRT: the prefill/decode-signature "
             "float export, `tf_green.quantization.tflite_decoder`)."
             f" Energy: {method}; a CodeCarbon estimate on this machine (no RAPL), not a "
-            "measurement. The machine was shared with other jobs during the run (hence "
-            f"interleaving and medians). Run time {time.perf_counter() - started:.0f} s.",
+            "measurement. The machine may be shared with other jobs (hence interleaving and "
+            f"medians). Run time {time.perf_counter() - started:.0f} s.",
             "",
             "| bar | figure | |",
             "|---|---|---|",
