@@ -39,6 +39,7 @@ import pandas as pd
 from _results import write_section
 
 from tf_green import datasets, models
+from tf_green._engine import keras_named
 from tf_green.bench import Bench, Targets
 from tf_green.bench.report import markdown_table
 from tf_green.bench.variants import as_variant
@@ -61,10 +62,11 @@ COLUMNS = [
 ]
 
 
-def reference_variants(epochs: int) -> tuple[dict, object, object]:
+def reference_variants(epochs: int, engine: str = "keras3") -> tuple[dict, object, object]:
     """The trained teacher and its float32 and INT8 exports, with validation data."""
     (x, y), (x_val, y_val) = datasets.digits()
-    teacher = models.compile_classifier(models.cnn(width=16, engine="tf_keras"))
+    keras_named(engine).utils.set_random_seed(0)
+    teacher = models.compile_classifier(models.cnn(width=16, engine=engine))
     teacher.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     variants = {
         "keras": teacher,
@@ -156,12 +158,13 @@ def main() -> None:
     parser.add_argument("--load-procs", type=int, default=1)
     parser.add_argument("--cpu-s", type=float, default=2.0, help="seconds of the CPU-time loop")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--engine", choices=["keras3", "tf_keras"], default="keras3")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.window_s, args.energy_budget_s = 2, 0.2, 2.0
         args.latency_calls, args.epochs, args.write, args.cpu_s = 20, 1, False, 0.3
     began = time.perf_counter()
-    variants, x, y = reference_variants(args.epochs)
+    variants, x, y = reference_variants(args.epochs, args.engine)
     frames, phase_s = [], 0.0
     for condition in ("quiet", "loaded"):
         load = start_load(args.load_procs, 3 * phase_s + 120) if condition == "loaded" else []
@@ -205,7 +208,8 @@ def main() -> None:
     methods = "; ".join(sorted(set(table["energy_method"])))
     body = "\n".join(
         [
-            f"Reference models: cnn(16) trained {args.epochs} epochs, TFLite float32 and INT8. "
+            f"Reference models: cnn(16) ({'Keras 3' if args.engine == 'keras3' else 'tf_keras'}, "
+            f"`--engine`) trained {args.epochs} epochs, TFLite float32 and INT8. "
             f"{args.repeats} energy windows of >= {args.window_s:g} s (calls planned from the "
             f"latency), budget {args.energy_budget_s:g} s per variant; competing load: "
             f"{args.load_procs} busy-loop process(es). Energy methods: {methods}. "
